@@ -1,0 +1,31 @@
+#include "autograd/blas.hpp"
+
+#include <algorithm>
+
+// xtensor-blas declares the cblas interface; OpenBLAS's own <cblas.h> conflicts with it.
+#include <xtensor-blas/xblas.hpp>
+
+namespace autograd::blas {
+
+void gemm(bool trans_a, bool trans_b, double alpha, const Matrix& A, const Matrix& B, double beta,
+          Matrix& C) {
+  const auto m = static_cast<int>(trans_a ? A.shape(1) : A.shape(0));
+  const auto k = static_cast<int>(trans_a ? A.shape(0) : A.shape(1));
+  const auto n = static_cast<int>(trans_b ? B.shape(0) : B.shape(1));
+  if (m == 0 || n == 0) return;
+  if (k == 0) {  // an empty sum: BLAS would read no A or B
+    if (beta == 0.0) {
+      C.fill(0.0);
+    } else {
+      C *= beta;
+    }
+    return;
+  }
+  const int lda = std::max<int>(1, static_cast<int>(A.shape(1)));
+  const int ldb = std::max<int>(1, static_cast<int>(B.shape(1)));
+  const int ldc = std::max<int>(1, static_cast<int>(C.shape(1)));
+  cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+              m, n, k, alpha, A.data(), lda, B.data(), ldb, beta, C.data(), ldc);
+}
+
+}  // namespace autograd::blas

@@ -1,0 +1,217 @@
+#include "autograd/tape.hpp"
+
+#include <cmath>
+
+namespace autograd {
+
+namespace {
+
+std::vector<const OpDef*>& op_registry() {
+  static std::vector<const OpDef*> ops;
+  return ops;
+}
+
+bool all_finite(const Matrix& m) {
+  for (double x : m) {
+    if (!std::isfinite(x)) return false;
+  }
+  return true;
+}
+
+const OpDef constant_op{"constant", nullptr};
+const OpDef parameter_op{"parameter", nullptr};
+
+}  // namespace
+
+OpDef::OpDef(const char* op_name, BackwardFn backward_fn) : name(op_name), backward(backward_fn) {
+  op_registry().push_back(this);
+}
+
+const std::vector<const OpDef*>& registered_ops() { return op_registry(); }
+
+Parameter::Parameter(Matrix v, std::string n)
+    : value(std::move(v)), grad(Matrix::from_shape(value.shape())), name(std::move(n)) {
+  grad.fill(0.0);
+}
+
+void Parameter::zero_grad() {
+  if (grad.shape() != value.shape()) grad.resize(value.shape());
+  grad.fill(0.0);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Var
+
+Tape& Var::tape() const {
+  if (tape_ == nullptr) throw std::logic_error("Var: this handle was never given a value");
+  return *tape_;
+}
+
+const Matrix& Var::value() const {
+  const Node& n = tape().node(*this);
+  return n.param ? n.param->value : n.value;
+}
+
+const Matrix& Var::grad() const {
+  const Node& cn = tape().node(*this);
+  if (cn.param) return cn.param->grad;
+  if (!cn.requires_grad) {
+    throw std::logic_error(std::string("grad: this ") + cn.op->name +
+                           " depends on no parameter, so it has no gradient");
+  }
+  Node& n = *tape_->nodes_[index_];
+  if (!n.has_grad) {  // the loss does not depend on it: its gradient is zero
+    n.grad.resize(n.value.shape());
+    n.grad.fill(0.0);
+    n.has_grad = true;
+  }
+  return n.grad;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Tape
+
+void Tape::check_handle(const Var& v, const char* op) const {
+  if (v.tape_ == nullptr) {
+    throw std::logic_error(std::string(op) + ": input handle was never given a value");
+  }
+  if (v.tape_ != this) {
+    throw std::invalid_argument(std::string(op) + ": inputs belong to different tapes");
+  }
+  if (v.index_ >= size_ || nodes_[v.index_]->generation != v.generation_) {
+    throw std::logic_error(std::string(op) + ": input handle is stale (its tape was cleared or " +
+                           "rolled back after it was recorded)");
+  }
+}
+
+const Node& Tape::node(const Var& v) const {
+  check_handle(v, "Var");
+  return *nodes_[v.index_];
+}
+
+Node& Tape::new_node(const OpDef& op, bool requires_grad) {
+  if (size_ == nodes_.size()) nodes_.push_back(std::make_unique<Node>());
+  Node& n = *nodes_[size_];
+  n.op = &op;
+  n.param = nullptr;
+  n.in[0] = n.in[1] = Node::none;
+  n.index = static_cast<std::uint32_t>(size_);
+  n.generation = next_generation_++;
+  n.scalar = 0.0;
+  n.requires_grad = requires_grad && recording_;
+  n.has_grad = false;
+  ++size_;
+  return n;
+}
+
+Node& Tape::record(const OpDef& op, const Var& a) {
+  check_handle(a, op.name);
+  Node& n = new_node(op, nodes_[a.index_]->requires_grad);
+  n.in[0] = a.index_;
+  return n;
+}
+
+Node& Tape::record(const OpDef& op, const Var& a, const Var& b) {
+  check_handle(a, op.name);
+  check_handle(b, op.name);
+  Node& n = new_node(op, nodes_[a.index_]->requires_grad || nodes_[b.index_]->requires_grad);
+  n.in[0] = a.index_;
+  n.in[1] = b.index_;
+  return n;
+}
+
+Var Tape::result(const Node& n) {
+  if (detect_anomaly_ && !all_finite(n.value)) {
+    throw std::runtime_error(std::string("anomaly: ") + n.op->name + " at tape position " +
+                             std::to_string(n.index) + " produced a non-finite value");
+  }
+  return Var(this, n.index, n.generation);
+}
+
+Var Tape::constant(const Matrix& value) {
+  Node& n = new_node(constant_op, false);
+  n.value.resize(value.shape());
+  xt::noalias(n.value) = value;
+  return result(n);
+}
+
+Var Tape::param(Parameter& p) {
+  if (p.grad.shape() != p.value.shape()) p.zero_grad();
+  Node& n = new_node(parameter_op, true);
+  n.param = &p;
+  return Var(this, n.index, n.generation);
+}
+
+Matrix& Tape::grad_target(std::uint32_t i, bool& add) {
+  Node& n = *nodes_[i];
+  if (n.param) {
+    add = true;
+    return n.param->grad;
+  }
+  add = n.has_grad;
+  if (!add) {
+    n.grad.resize(n.value.shape());
+    n.has_grad = true;
+  }
+  return n.grad;
+}
+
+void Tape::grad_shape_error(std::uint32_t i, std::size_t rows, std::size_t cols) const {
+  const Node& n = *nodes_[i];
+  throw std::logic_error("backward: a gradient of shape [" + std::to_string(rows) + " x " +
+                         std::to_string(cols) + "] reached " + n.op->name + " at tape position " +
+                         std::to_string(i) + ", whose value is " + shape_str(value(i)));
+}
+
+void Tape::backward(const Var& loss) {
+  check_handle(loss, "backward");
+  Node& l = *nodes_[loss.index_];
+  if (l.value.shape(0) != 1 || l.value.shape(1) != 1) {
+    throw std::logic_error("backward: the loss must be 1 x 1, got " + shape_str(l.value) + " from " +
+                           l.op->name);
+  }
+  if (differentiated_) {
+    throw std::logic_error("backward: this pass was already differentiated; clear() the tape and "
+                           "record a new pass");
+  }
+  if (!l.requires_grad) {
+    throw std::logic_error("backward: the loss depends on no parameter (or was recorded under "
+                           "NoGrad)");
+  }
+  differentiated_ = true;
+  l.grad.resize({1, 1});
+  l.grad(0, 0) = 1.0;
+  l.has_grad = true;
+  for (std::size_t k = loss.index_ + 1; k-- > 0;) {
+    const Node& n = *nodes_[k];
+    if (!n.requires_grad || !n.has_grad || n.op->backward == nullptr) continue;
+    n.op->backward(*this, n);
+    if (!detect_anomaly_) continue;
+    for (std::uint32_t in : n.in) {
+      if (in == Node::none || !nodes_[in]->requires_grad) continue;
+      const Node& src = *nodes_[in];
+      if (!all_finite(src.param ? src.param->grad : src.grad)) {
+        throw std::runtime_error(std::string("anomaly: the backward of ") + n.op->name +
+                                 " at tape position " + std::to_string(k) +
+                                 " produced a non-finite gradient for its input at position " +
+                                 std::to_string(in));
+      }
+    }
+  }
+}
+
+void Tape::clear() {
+  size_ = 0;
+  differentiated_ = false;
+}
+
+Tape::NoGrad::NoGrad(Tape& tape) : tape_(tape), mark_(tape.size_), was_recording_(tape.recording_) {
+  tape_.recording_ = false;
+}
+
+Tape::NoGrad::~NoGrad() {
+  tape_.size_ = mark_;
+  tape_.recording_ = was_recording_;
+}
+
+}  // namespace autograd
