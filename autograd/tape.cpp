@@ -122,6 +122,7 @@ Node& Tape::record(const OpDef& op, const Var& a, const Var& b) {
 
 Var Tape::result(const Node& n) {
   if (detect_anomaly_ && !all_finite(n.value)) {
+    size_ = n.index;  // the failed op leaves nothing on the tape
     throw std::runtime_error(std::string("anomaly: ") + n.op->name + " at tape position " +
                              std::to_string(n.index) + " produced a non-finite value");
   }

@@ -1,0 +1,220 @@
+// How the tape behaves across passes, and every error the engine raises.
+#include <cmath>
+
+#include <catch2/catch.hpp>
+
+#include "autograd/autograd.hpp"
+
+using namespace autograd;
+using Catch::Matchers::Contains;
+
+namespace {
+
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+TEST_CASE("a training step records, differentiates, updates and clears", "[tape]") {
+  Parameter w(Matrix{{1.0, -2.0}}, "w");
+  Tape t;
+  SECTION("gradients accumulate until zeroed") {
+    for (int pass = 1; pass <= 2; ++pass) {
+      t.clear();
+      t.backward(l2_penalty(t.param(w)));  // d ½Σw² = w
+      CHECK((w.grad == Matrix{{1.0 * pass, -2.0 * pass}}));
+    }
+    w.zero_grad();
+    CHECK((w.grad == Matrix{{0.0, 0.0}}));
+  }
+  SECTION("clear keeps the parameters' values and the tape's slots") {
+    t.backward(l2_penalty(scale(t.param(w), 3.0)));
+    const std::size_t slots = t.capacity();
+    CHECK(t.size() == 3);
+    t.clear();
+    CHECK(t.size() == 0);
+    CHECK(t.capacity() == slots);
+    CHECK((w.value == Matrix{{1.0, -2.0}}));
+    t.backward(l2_penalty(scale(t.param(w), 3.0)));
+    CHECK(t.capacity() == slots);
+  }
+  SECTION("intermediate values have gradients too") {
+    const Var h = scale(t.param(w), 2.0);
+    const Var unused = scale(t.param(w), 5.0);
+    t.backward(l2_penalty(h));
+    CHECK((h.grad() == Matrix{{2.0, -4.0}}));
+    CHECK((unused.grad() == Matrix{{0.0, 0.0}}));  // the loss does not depend on it
+  }
+}
+
+TEST_CASE("steady-state passes reuse the tape's buffers", "[tape]") {
+  Parameter W(Matrix{{0.5, -0.5}, {0.25, 1.0}}), b(Matrix{{0.1, -0.1}});
+  const Matrix X = {{1.0, 2.0}, {3.0, 4.0}, {5.0, 6.0}};
+  Tape t;
+  std::vector<const double*> buffers;
+  for (int pass = 0; pass < 3; ++pass) {
+    t.clear();
+    const Var loss = softmax_cross_entropy(tanh(matmul(t.constant(X), t.param(W)) + t.param(b)),
+                                           {0, 1, 1}, Reduction::sum);
+    t.backward(loss);
+    if (pass == 0) {
+      for (std::size_t i = 0; i < t.size(); ++i) buffers.push_back(t.at(i).value.data());
+    } else {
+      for (std::size_t i = 0; i < t.size(); ++i) CHECK(t.at(i).value.data() == buffers[i]);
+    }
+  }
+}
+
+TEST_CASE("two tapes in one program do not interfere", "[tape]") {
+  Parameter a(Matrix{{2.0}}), b(Matrix{{3.0}});
+  Tape t1, t2;
+  const Var l1 = l2_penalty(t1.param(a));
+  const Var l2 = l2_penalty(scale(t2.param(b), 2.0));
+  t2.backward(l2);
+  t1.backward(l1);
+  CHECK(a.grad(0, 0) == 2.0);
+  CHECK(b.grad(0, 0) == 12.0);  // d ½(2b)² = 4b
+  CHECK(l1.value()(0, 0) == 2.0);
+}
+
+TEST_CASE("evaluation under NoGrad does not grow the tape", "[tape]") {
+  Parameter w(Matrix{{1.0, 2.0}});
+  Tape t;
+  const Var kept = t.param(w);
+  const std::size_t before = t.size();
+  Var inside;
+  {
+    Tape::NoGrad no_grad(t);
+    inside = tanh(scale(t.param(w), 2.0));
+    CHECK(inside.value()(0, 1) == std::tanh(4.0));
+    CHECK_FALSE(t.recording());
+  }
+  CHECK(t.size() == before);
+  CHECK(t.recording());
+  CHECK((kept.value() == w.value));
+  CHECK_THAT(error_of([&] { (void)inside.value(); }), Contains("stale"));
+}
+
+TEST_CASE("cross-entropy is finite and right for logits of ±1000", "[tape]") {
+  Parameter z(Matrix{{1000.0, -1000.0}, {-1000.0, 1000.0}});
+  Tape t;
+  const Var loss = softmax_cross_entropy(t.param(z), {1, 1}, Reduction::sum);
+  t.backward(loss);
+  // Row 0 puts all mass on the wrong class: loss 2000; row 1 on the right one: loss 0.
+  CHECK(loss.value()(0, 0) == 2000.0);
+  CHECK((z.grad == Matrix{{1.0, -1.0}, {0.0, 0.0}}));
+  t.clear();
+  z.zero_grad();
+  const Var mean_loss = softmax_cross_entropy(t.param(z), {1, 1}, Reduction::mean);
+  t.backward(mean_loss);
+  CHECK(mean_loss.value()(0, 0) == 1000.0);
+  CHECK((z.grad == Matrix{{0.5, -0.5}, {0.0, 0.0}}));
+}
+
+TEST_CASE("softmax rows are hand-computed probabilities", "[tape]") {
+  // Hand-computed: softmax(0, ln 3) = (1/4, 3/4); softmax(5, 5) = (1/2, 1/2). This guards against
+  // xtensor 0.24.3's wrong lazy keep_dims normalisation.
+  Tape t;
+  const Var p = softmax(t.constant(Matrix{{0.0, std::log(3.0)}, {5.0, 5.0}, {-1.0, -1.0}}));
+  CHECK_THAT(p.value()(0, 0), Catch::Matchers::WithinAbs(0.25, 1e-15));
+  CHECK_THAT(p.value()(0, 1), Catch::Matchers::WithinAbs(0.75, 1e-15));
+  CHECK(p.value()(1, 0) == 0.5);
+  CHECK(p.value()(2, 1) == 0.5);
+}
+
+TEST_CASE("shape mismatches name the op and both shapes", "[errors]") {
+  Tape t;
+  const Var a = t.constant(xt::zeros<double>({2, 3}));
+  const Var b = t.constant(xt::zeros<double>({2, 2}));
+  const auto is_invalid = [](auto f) { CHECK_THROWS_AS(f(), std::invalid_argument); };
+  is_invalid([&] { matmul(a, b); });
+  CHECK_THAT(error_of([&] { matmul(a, b); }), Contains("matmul") && Contains("[2 x 3] and [2 x 2]"));
+  for (auto [name, op] : std::vector<std::pair<std::string, Var (*)(const Var&, const Var&)>>{
+           {"add", add}, {"sub", sub}, {"mul", mul}}) {
+    CHECK_THAT(error_of([&] { op(a, b); }), Contains(name + ": shapes do not broadcast: [2 x 3] and [2 x 2]"));
+  }
+  is_invalid([&] { add(a, b); });
+  const std::size_t size = t.size();
+  (void)error_of([&] { matmul(a, b); });
+  CHECK(t.size() == size);  // a rejected op records nothing
+}
+
+TEST_CASE("cross-entropy rejects bad labels, naming the row and the label", "[errors]") {
+  Tape t;
+  const Var z = t.constant(xt::zeros<double>({3, 2}));
+  CHECK_THROWS_AS(softmax_cross_entropy(z, {0, 2, 1}), std::invalid_argument);
+  CHECK_THAT(error_of([&] { softmax_cross_entropy(z, {0, 2, 1}); }),
+             Contains("softmax_cross_entropy: label 2 at row 1 is outside 0..1"));
+  CHECK_THAT(error_of([&] { softmax_cross_entropy(z, {0, 1, -1}); }),
+             Contains("label -1 at row 2"));
+  CHECK_THAT(error_of([&] { softmax_cross_entropy(z, {0, 1}); }),
+             Contains("2 labels for logits [3 x 2]"));
+}
+
+TEST_CASE("misusing backward is a logic error", "[errors]") {
+  Parameter w(Matrix{{1.0, 2.0}});
+  Tape t;
+  SECTION("on a non-scalar") {
+    const Var v = scale(t.param(w), 2.0);
+    CHECK_THROWS_AS(t.backward(v), std::logic_error);
+    CHECK_THAT(error_of([&] { t.backward(v); }), Contains("1 x 1") && Contains("[1 x 2]"));
+  }
+  SECTION("on a cleared tape") {
+    const Var loss = l2_penalty(t.param(w));
+    t.clear();
+    CHECK_THROWS_AS(t.backward(loss), std::logic_error);
+    CHECK_THAT(error_of([&] { t.backward(loss); }), Contains("stale"));
+  }
+  SECTION("twice on one pass") {
+    const Var loss = l2_penalty(t.param(w));
+    t.backward(loss);
+    CHECK_THROWS_AS(t.backward(loss), std::logic_error);
+    CHECK_THAT(error_of([&] { t.backward(loss); }), Contains("already differentiated"));
+    CHECK((w.grad == w.value));  // the refused call added nothing
+  }
+  SECTION("on a loss of constants only") {
+    const Var loss = l2_penalty(t.constant(Matrix{{1.0}}));
+    CHECK_THROWS_AS(t.backward(loss), std::logic_error);
+  }
+}
+
+TEST_CASE("handles of two tapes cannot be mixed", "[errors]") {
+  Tape t1, t2;
+  const Var a = t1.constant(Matrix{{1.0}});
+  const Var b = t2.constant(Matrix{{1.0}});
+  CHECK_THROWS_AS(add(a, b), std::invalid_argument);
+  CHECK_THAT(error_of([&] { add(a, b); }), Contains("add: inputs belong to different tapes"));
+  CHECK_THAT(error_of([&] { Var empty; (void)empty.value(); }), Contains("never given a value"));
+}
+
+TEST_CASE("anomaly mode names the first op that produced a NaN or infinity", "[errors]") {
+  Parameter w(Matrix{{-1.0, 2.0}});
+  Tape t;
+  SECTION("off by default: the NaN flows through") {
+    CHECK(std::isnan(sum(log(t.param(w))).value()(0, 0)));
+  }
+  SECTION("forward") {
+    t.set_detect_anomaly(true);
+    const Var s = scale(t.param(w), 1.0);
+    CHECK_THROWS_AS(log(s), std::runtime_error);
+    CHECK_THAT(error_of([&] { log(s); }), Contains("log at tape position 2"));
+  }
+  SECTION("backward") {
+    // log(1e-320) ≈ −737 is finite, but its derivative 1/1e-320 overflows to infinity.
+    Parameter z(Matrix{{1e-320, 1.0}});
+    t.set_detect_anomaly(true);
+    const Var loss = sum(log(t.param(z)));
+    CHECK(std::isfinite(loss.value()(0, 0)));
+    CHECK_THROWS_AS(t.backward(loss), std::runtime_error);
+    t.clear();
+    CHECK_THAT(error_of([&] { t.backward(sum(log(t.param(z)))); }),
+               Contains("backward of log at tape position 1"));
+  }
+}
