@@ -1,0 +1,238 @@
+// The blog post "Implementing a Neural Network from Scratch" end to end, on the autograd engine.
+// With no flags it walks through the post on the post's own 200 points; with model flags it trains
+// one model (the post's exercises). Run with --help for the flags.
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "blog_data.hpp"
+#include "nn/data.hpp"
+#include "nn/layers.hpp"
+#include "nn/serialize.hpp"
+#include "nn/train.hpp"
+#include "options.hpp"
+#include "plot.hpp"
+
+namespace {
+
+using autograd::Matrix;
+
+nn::Dataset blog_moons() {
+  nn::Dataset d;
+  d.X = Matrix::from_shape({blog_data::rows, 2});
+  d.y.resize(blog_data::rows);
+  for (std::size_t i = 0; i < blog_data::rows; ++i) {
+    d.X(i, 0) = blog_data::moons[i][0];
+    d.X(i, 1) = blog_data::moons[i][1];
+    d.y[i] = static_cast<int>(blog_data::moons[i][2]);
+  }
+  d.classes = 2;
+  return d;
+}
+
+// The blog's network for hidden size h, from the blog's own initial weights where it has them.
+nn::MLP blog_network(std::size_t h, std::uint64_t seed) {
+  for (const auto& w : blog_data::initial_weights) {
+    if (w.hidden != h) continue;
+    Matrix W1 = Matrix::from_shape({2, h}), W2 = Matrix::from_shape({h, 2});
+    std::copy(w.W1, w.W1 + 2 * h, W1.begin());
+    std::copy(w.W2, w.W2 + 2 * h, W2.begin());
+    std::vector<nn::Dense> layers;
+    layers.emplace_back(W1, xt::zeros<double>({std::size_t{1}, h}));
+    layers.emplace_back(W2, xt::zeros<double>({std::size_t{1}, std::size_t{2}}));
+    return nn::MLP(std::move(layers), nn::Activation::tanh);
+  }
+  return nn::MLP({2, h, 2}, nn::Activation::tanh, seed);
+}
+
+std::string percent(double fraction) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f%%", 100.0 * fraction);
+  return buf;
+}
+
+std::string join(const std::vector<std::size_t>& xs, const char* sep) {
+  std::string s;
+  for (std::size_t x : xs) s += (s.empty() ? "" : sep) + std::to_string(x);
+  return s;
+}
+
+plot::Predict predictor(nn::MLP& model) {
+  return [&model](const Matrix& X) { return model.predict(X); };
+}
+
+struct Output {
+  explicit Output(const std::string& folder) : dir(folder) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec || !std::filesystem::is_directory(dir)) {
+      throw std::runtime_error("cannot create output folder '" + folder + "'" +
+                               (ec ? ": " + ec.message() : ""));
+    }
+  }
+  void write(const plot::Image& image, const std::string& name) const {
+    const std::string path = (dir / name).string();
+    plot::write_png(image, path);
+    std::cout << "  wrote " << path << "\n";
+  }
+  std::filesystem::path dir;
+};
+
+// Trains with progress lines like the post's ("Loss after iteration 0: 0.432387"), plus accuracy
+// and time; keeps every 100th pass for the loss curve.
+std::vector<nn::Progress> train_logged(nn::MLP& model, const nn::Dataset& data,
+                                       nn::TrainOptions options, std::size_t print_every) {
+  options.log_every = print_every == 0 ? 0 : std::min<std::size_t>(100, print_every);
+  return nn::train(model, data, options, [&](const nn::Progress& p) {
+    if (print_every == 0 || p.pass % print_every != 0) return;
+    std::printf("Loss after iteration %zu: %f   accuracy %s   rate %.4g   %.2f s\n", p.pass, p.loss,
+                percent(p.accuracy).c_str(), p.rate, p.seconds);
+    std::fflush(stdout);
+  });
+}
+
+plot::Image loss_curve(const std::vector<nn::Progress>& log, const std::string& title) {
+  std::vector<double> xs, ys;
+  for (const auto& p : log) {
+    xs.push_back(static_cast<double>(p.pass));
+    ys.push_back(p.loss);
+  }
+  return plot::line_plot(xs, ys, title, "pass", "loss");
+}
+
+nn::TrainOptions blog_training(const moons::Options& o) {
+  nn::TrainOptions t;
+  t.passes = o.passes;
+  t.schedule.base = 0.01;  // the post's epsilon
+  t.loss.reg = 0.01;       // the post's reg_lambda
+  return t;
+}
+
+int walkthrough(const moons::Options& o) {
+  const Output out(o.out);
+  const nn::Dataset data = blog_moons();
+  // Held-out points from the same distribution (our make_moons; the post's 200 stay the training set).
+  const nn::Dataset held_out = nn::make_moons(1000, 0.2, 12345);
+
+  std::cout << "1. The data: 200 points of two interleaving half moons, noise 0.2\n";
+  out.write(plot::scatter(data.X, data.y, 2, "make_moons(200, noise=0.20)"), "1-data.png");
+
+  std::cout << "\n2. Logistic regression (the same ops with no hidden layer)\n";
+  nn::MLP linear({2, 2}, nn::Activation::tanh, o.seed);
+  train_logged(linear, data, blog_training(o), 0);
+  const double linear_acc = nn::accuracy(linear.predict(data.X), data.y);
+  std::cout << "  training accuracy " << percent(linear_acc) << ", held-out "
+            << percent(nn::accuracy(linear.predict(held_out.X), held_out.y)) << "\n";
+  out.write(plot::decision_boundary(data.X, data.y, 2, predictor(linear),
+                                    "Logistic Regression (accuracy " + percent(linear_acc) + ")"),
+            "2-logistic-regression.png");
+
+  std::cout << "\n3. A network with a hidden layer of size 3 (rate 0.01, reg 0.01, " << o.passes
+            << " passes)\n";
+  nn::MLP net = blog_network(3, o.seed);
+  const auto log = train_logged(net, data, blog_training(o), o.log_every);
+  const double acc = nn::accuracy(net.predict(data.X), data.y);
+  std::cout << "  training accuracy " << percent(acc) << "\n";
+  out.write(plot::decision_boundary(data.X, data.y, 2, predictor(net),
+                                    "Decision Boundary for hidden layer size 3 (accuracy " +
+                                        percent(acc) + ")"),
+            "3-hidden-3.png");
+  if (!log.empty()) out.write(loss_curve(log, "Loss, hidden layer size 3"), "3-loss.png");
+
+  std::cout << "\n4. Varying the hidden layer size\n";
+  std::printf("  %-8s %-10s %-10s %-8s\n", "hidden", "training", "held-out", "seconds");
+  std::vector<plot::Image> tiles;
+  for (std::size_t h : o.sweep) {
+    std::printf("  %-8zu ", h);  // the row names the model while it trains
+    std::fflush(stdout);
+    nn::MLP m = blog_network(h, o.seed);
+    nn::TrainOptions t = blog_training(o);
+    t.log_every = 0;
+    const auto start = std::chrono::steady_clock::now();
+    nn::train(m, data, t);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double train_acc = nn::accuracy(m.predict(data.X), data.y);
+    const double test_acc = nn::accuracy(m.predict(held_out.X), held_out.y);
+    std::printf("%-10s %-10s %-8.2f\n", percent(train_acc).c_str(), percent(test_acc).c_str(), secs);
+    tiles.push_back(plot::decision_boundary(
+        data.X, data.y, 2, predictor(m),
+        "Hidden Layer size " + std::to_string(h) + " (train " + percent(train_acc) + ", held-out " +
+            percent(test_acc) + ")",
+        400));
+  }
+  out.write(plot::grid(tiles, 2), "4-hidden-sizes.png");
+  return 0;
+}
+
+// One model: the post's exercises (minibatches, schedules, activations, 3 classes, more layers).
+int single_model(const moons::Options& o) {
+  nn::Dataset data = !o.data.empty()  ? nn::load_csv(o.data)
+                     : o.classes == 3 ? nn::make_spiral(o.samples / 3, 3, 0.2, o.seed)
+                                      : nn::make_moons(o.samples, o.noise, o.seed);
+  nn::check_dataset(data, o.data.empty() ? "data" : o.data);
+  const auto [train_set, test_set] = nn::train_test_split(data, 0.2, o.seed);
+  const Output out(o.out);
+
+  std::vector<std::size_t> sizes{data.X.shape(1)};
+  sizes.insert(sizes.end(), o.hidden.begin(), o.hidden.end());
+  sizes.push_back(static_cast<std::size_t>(data.classes));
+
+  nn::MLP model = o.load.empty() ? nn::MLP(sizes, nn::parse_activation(o.activation), o.seed)
+                                 : nn::load_model(o.load);
+  const std::string name = join(model.sizes(), "-") + " " + nn::to_string(model.activation());
+  std::vector<nn::Progress> log;
+  if (o.load.empty()) {
+    nn::TrainOptions t;
+    t.passes = o.passes;
+    t.batch_size = o.batch_size;
+    t.optimizer = o.optimizer;
+    t.schedule = {nn::parse_schedule(o.schedule), o.rate, o.decay, o.decay_every};
+    t.loss.reg = o.reg;
+    t.seed = o.seed;
+    std::cout << "Training " << name << " on " << train_set.y.size() << " points (" << o.optimizer
+              << ", batch " << (o.batch_size == 0 ? std::string("all") : std::to_string(o.batch_size))
+              << ", rate " << o.rate << " " << o.schedule << ")\n";
+    log = train_logged(model, train_set, t, o.log_every);
+  } else {
+    std::cout << "Loaded " << name << " from " << o.load << "\n";
+  }
+  if (model.sizes().front() != data.X.shape(1) || model.sizes().back() < static_cast<std::size_t>(data.classes)) {
+    throw std::runtime_error("the model (" + name + ") does not fit the data (" +
+                             std::to_string(data.X.shape(1)) + " features, " +
+                             std::to_string(data.classes) + " classes)");
+  }
+  const double train_acc = nn::accuracy(model.predict(train_set.X), train_set.y);
+  const double test_acc = nn::accuracy(model.predict(test_set.X), test_set.y);
+  std::cout << "training accuracy " << percent(train_acc) << ", held-out accuracy " << percent(test_acc)
+            << "\n";
+  if (data.X.shape(1) == 2) {
+    out.write(plot::decision_boundary(data.X, data.y, data.classes, predictor(model),
+                                      name + " (held-out " + percent(test_acc) + ")"),
+              "boundary.png");
+  }
+  if (!log.empty()) out.write(loss_curve(log, "Loss, " + name), "loss.png");
+  if (!o.save.empty()) {
+    nn::save_model(model, o.save);
+    std::cout << "saved the model to " << o.save << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const moons::Options o = moons::parse(std::vector<std::string>(argv + 1, argv + argc));
+    if (o.help) {
+      std::cout << moons::usage();
+      return 0;
+    }
+    return o.walkthrough ? walkthrough(o) : single_model(o);
+  } catch (const std::exception& e) {
+    std::cerr << "moons: error: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,148 @@
+#include "options.hpp"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <stdexcept>
+
+namespace moons {
+
+namespace {
+
+[[noreturn]] void bad(const std::string& flag, const std::string& value, const std::string& want) {
+  throw std::invalid_argument(flag + ": '" + value + "' is not " + want);
+}
+
+std::size_t to_count(const std::string& flag, const std::string& v, bool allow_zero) {
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long x = std::strtoull(v.c_str(), &end, 10);
+  if (v.empty() || v[0] == '-' || *end != '\0' || errno != 0 || (!allow_zero && x == 0)) {
+    bad(flag, v, allow_zero ? "a whole number >= 0" : "a whole number >= 1");
+  }
+  return static_cast<std::size_t>(x);
+}
+
+double to_real(const std::string& flag, const std::string& v, double lo, double hi) {
+  char* end = nullptr;
+  errno = 0;
+  const double x = std::strtod(v.c_str(), &end);
+  if (v.empty() || *end != '\0' || errno != 0 || !std::isfinite(x) || x < lo || x > hi) {
+    bad(flag, v, "a number in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  }
+  return x;
+}
+
+std::vector<std::size_t> to_sizes(const std::string& flag, const std::string& v) {
+  std::vector<std::size_t> out;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t comma = v.find(',', start);
+    const std::string part = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    try {
+      out.push_back(to_count(flag, part, false));
+    } catch (const std::invalid_argument&) {
+      bad(flag, v, "a comma-separated list of sizes >= 1, such as 3 or 10,10");
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::string one_of(const std::string& flag, const std::string& v, const std::vector<std::string>& allowed) {
+  for (const auto& a : allowed) {
+    if (v == a) return v;
+  }
+  std::string list;
+  for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+  bad(flag, v, "one of " + list);
+}
+
+}  // namespace
+
+std::string usage() {
+  return R"(usage: moons [flags]
+
+With no flags, reproduces the blog post "Implementing a Neural Network from Scratch" on its exact
+200 points: the data, logistic regression, the hidden-size-3 network (loss every 1000 passes), and
+the hidden-size sweep, writing the pictures to the output folder.
+
+Any model flag trains one model instead (the post's exercises):
+  --hidden LIST        hidden layer sizes, e.g. 3 or 10,10 (default 3)
+  --activation NAME    tanh, sigmoid or relu (default tanh)
+  --classes N          2 (moons) or 3 (spiral) (default 2)
+  --batch-size N       rows per step; 0 = full batch (default 0)
+  --optimizer NAME     gd, momentum or adam (default gd)
+  --rate X             learning rate (default 0.01)
+  --schedule NAME      constant, step, exponential or inverse_time (default constant)
+  --decay X            the schedule's decay factor (default 1)
+  --decay-every N      optimiser steps per decay period (default 1000)
+  --reg X              weight penalty reg/2·Σ|W|² (default 0.01)
+  --samples N          generated points when no --data is given (default 200)
+  --noise X            noise of the generated data (default 0.2)
+  --seed N             seed for data, weights and minibatch order (default 0)
+  --data FILE          a CSV file: feature columns, then an integer label
+  --save DIR           save the trained model (one .npy per parameter + model.txt)
+  --load DIR           evaluate a saved model instead of training
+Always:
+  --passes N           passes through the training data (default 20000)
+  --log-every N        passes between progress lines; 0 = none (default 1000)
+  --sweep LIST         hidden sizes of the walkthrough's sweep (default 1,2,3,4,5,20,50)
+  --out DIR            where the pictures go (default moons-out)
+  --help               this text
+)";
+}
+
+Options parse(const std::vector<std::string>& args) {
+  Options o;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string flag = args[i], value;
+    if (flag == "--help" || flag == "-h") {
+      o.help = true;
+      continue;
+    }
+    if (flag.rfind("--", 0) != 0) throw std::invalid_argument("unexpected argument '" + flag + "' (see --help)");
+    const std::size_t eq = flag.find('=');
+    if (eq != std::string::npos) {
+      value = flag.substr(eq + 1);
+      flag = flag.substr(0, eq);
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    } else {
+      throw std::invalid_argument(flag + ": missing value (see --help)");
+    }
+    bool model_flag = true;
+    if (flag == "--hidden") o.hidden = to_sizes(flag, value);
+    else if (flag == "--activation") o.activation = one_of(flag, value, {"tanh", "sigmoid", "relu"});
+    else if (flag == "--classes") o.classes = static_cast<int>(std::stoi(one_of(flag, value, {"2", "3"})));
+    else if (flag == "--batch-size") o.batch_size = to_count(flag, value, true);
+    else if (flag == "--optimizer") o.optimizer = one_of(flag, value, {"gd", "momentum", "adam"});
+    else if (flag == "--rate") o.rate = to_real(flag, value, 1e-12, 1e3);
+    else if (flag == "--schedule") o.schedule = one_of(flag, value, {"constant", "step", "exponential", "inverse_time"});
+    else if (flag == "--decay") o.decay = to_real(flag, value, 0.0, 1e6);
+    else if (flag == "--decay-every") o.decay_every = to_count(flag, value, false);
+    else if (flag == "--reg") o.reg = to_real(flag, value, 0.0, 1e6);
+    else if (flag == "--samples") o.samples = to_count(flag, value, false);
+    else if (flag == "--noise") o.noise = to_real(flag, value, 0.0, 100.0);
+    else if (flag == "--seed") o.seed = to_count(flag, value, true);
+    else if (flag == "--data") o.data = value;
+    else if (flag == "--save") o.save = value;
+    else if (flag == "--load") o.load = value;
+    else {
+      model_flag = false;
+      if (flag == "--sweep") o.sweep = to_sizes(flag, value);
+      else if (flag == "--passes") o.passes = to_count(flag, value, false);
+      else if (flag == "--log-every") o.log_every = to_count(flag, value, true);
+      else if (flag == "--out") o.out = value;
+      else throw std::invalid_argument("unknown flag '" + flag + "' (see --help)");
+    }
+    if (value.empty() && (flag == "--data" || flag == "--save" || flag == "--load" || flag == "--out")) {
+      throw std::invalid_argument(flag + ": empty path");
+    }
+    if (model_flag) o.walkthrough = false;
+  }
+  return o;
+}
+
+}  // namespace moons

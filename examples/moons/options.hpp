@@ -1,0 +1,38 @@
+#pragma once
+// The moons program's command line.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace moons {
+
+struct Options {
+  bool help = false;
+  bool walkthrough = true;                // no model flags: reproduce the post
+  std::vector<std::size_t> hidden{3};     // hidden layer sizes, e.g. {10, 10}
+  std::vector<std::size_t> sweep{1, 2, 3, 4, 5, 20, 50};
+  std::string activation = "tanh";
+  int classes = 2;
+  std::size_t batch_size = 0;             // 0 = full batch
+  std::string optimizer = "gd";
+  double rate = 0.01;
+  std::string schedule = "constant";
+  double decay = 1.0;
+  std::size_t decay_every = 1000;
+  double reg = 0.01;
+  std::size_t passes = 20000;
+  std::size_t log_every = 1000;
+  std::size_t samples = 200;              // generated data when --data is not given
+  double noise = 0.2;
+  std::uint64_t seed = 0;
+  std::string data;                       // a .csv file
+  std::string out = "moons-out";
+  std::string save;
+  std::string load;
+};
+
+// Throws std::invalid_argument naming the flag and the value.
+Options parse(const std::vector<std::string>& args);
+std::string usage();
+
+}  // namespace moons

@@ -1,0 +1,142 @@
+#include "nn/layers.hpp"
+
+#include <cmath>
+#include <stdexcept>
+
+#include "nn/random.hpp"
+
+namespace nn {
+
+Var activate(Activation a, const Var& x) {
+  switch (a) {
+    case Activation::tanh: return autograd::tanh(x);
+    case Activation::sigmoid: return autograd::sigmoid(x);
+    case Activation::relu: return autograd::relu(x);
+  }
+  throw std::invalid_argument("activate: unknown activation");
+}
+
+std::string to_string(Activation a) {
+  switch (a) {
+    case Activation::tanh: return "tanh";
+    case Activation::sigmoid: return "sigmoid";
+    case Activation::relu: return "relu";
+  }
+  return "?";
+}
+
+Activation parse_activation(const std::string& name) {
+  for (Activation a : {Activation::tanh, Activation::sigmoid, Activation::relu}) {
+    if (name == to_string(a)) return a;
+  }
+  throw std::invalid_argument("unknown activation '" + name + "' (expected tanh, sigmoid or relu)");
+}
+
+Dense::Dense(std::size_t in, std::size_t out, std::uint64_t seed)
+    : W(Rng(seed).randn(in, out) / std::sqrt(static_cast<double>(in)), "W"),
+      b(xt::zeros<double>({std::size_t{1}, out}), "b") {
+  if (in == 0 || out == 0) {
+    throw std::invalid_argument("Dense: sizes must be positive, got " + std::to_string(in) +
+                                " -> " + std::to_string(out));
+  }
+}
+
+Dense::Dense(Matrix weights, Matrix bias) : W(std::move(weights), "W"), b(std::move(bias), "b") {
+  if (b.value.shape(0) != 1 || b.value.shape(1) != W.value.shape(1)) {
+    throw std::invalid_argument("Dense: bias " + autograd::shape_str(b.value) +
+                                " does not fit weights " + autograd::shape_str(W.value));
+  }
+}
+
+Var Dense::operator()(Tape& tape, const Var& x) {
+  return matmul(x, tape.param(W)) + tape.param(b);
+}
+
+MLP::MLP(const std::vector<std::size_t>& sizes, Activation hidden, std::uint64_t seed)
+    : hidden_(hidden) {
+  if (sizes.size() < 2) throw std::invalid_argument("MLP: needs at least input and output sizes");
+  Rng seeds(seed);  // one seed per layer, so a layer's weights do not depend on the layers before
+  layers_.reserve(sizes.size() - 1);
+  for (std::size_t i = 0; i + 1 < sizes.size(); ++i) {
+    layers_.emplace_back(sizes[i], sizes[i + 1], seeds.bits());
+  }
+}
+
+MLP::MLP(std::vector<Dense> layers, Activation hidden) : layers_(std::move(layers)), hidden_(hidden) {
+  if (layers_.empty()) throw std::invalid_argument("MLP: no layers");
+  for (std::size_t i = 1; i < layers_.size(); ++i) {
+    if (layers_[i].W.value.shape(0) != layers_[i - 1].W.value.shape(1)) {
+      throw std::invalid_argument("MLP: layer " + std::to_string(i) + " takes " +
+                                  autograd::shape_str(layers_[i].W.value) + " after layer " +
+                                  std::to_string(i - 1) + " gives " +
+                                  autograd::shape_str(layers_[i - 1].W.value));
+    }
+  }
+}
+
+Var MLP::operator()(Tape& tape, const Var& x) {
+  Var h = x;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    h = layers_[i](tape, h);
+    if (i + 1 < layers_.size()) h = activate(hidden_, h);
+  }
+  return h;
+}
+
+std::vector<Parameter*> MLP::parameters() {
+  std::vector<Parameter*> ps;
+  for (Dense& l : layers_) {
+    ps.push_back(&l.W);
+    ps.push_back(&l.b);
+  }
+  return ps;
+}
+
+std::vector<Parameter*> MLP::weights() {
+  std::vector<Parameter*> ws;
+  for (Dense& l : layers_) ws.push_back(&l.W);
+  return ws;
+}
+
+void MLP::zero_grad() {
+  for (Parameter* p : parameters()) p->zero_grad();
+}
+
+Matrix MLP::probabilities(const Matrix& X) {
+  Tape tape;
+  Tape::NoGrad no_grad(tape);
+  return autograd::softmax((*this)(tape, tape.constant(X))).value();
+}
+
+Labels MLP::predict(const Matrix& X) {
+  Tape tape;
+  Tape::NoGrad no_grad(tape);
+  const Matrix& logits = (*this)(tape, tape.constant(X)).value();
+  Labels out(logits.shape(0));
+  for (std::size_t r = 0; r < out.size(); ++r) {
+    std::size_t best = 0;
+    for (std::size_t c = 1; c < logits.shape(1); ++c) {
+      if (logits(r, c) > logits(r, best)) best = c;
+    }
+    out[r] = static_cast<int>(best);
+  }
+  return out;
+}
+
+std::vector<std::size_t> MLP::sizes() const {
+  std::vector<std::size_t> s{layers_.front().W.value.shape(0)};
+  for (const Dense& l : layers_) s.push_back(l.W.value.shape(1));
+  return s;
+}
+
+double accuracy(const Labels& predicted, const Labels& truth) {
+  if (predicted.size() != truth.size() || truth.empty()) {
+    throw std::invalid_argument("accuracy: " + std::to_string(predicted.size()) +
+                                " predictions for " + std::to_string(truth.size()) + " labels");
+  }
+  std::size_t right = 0;
+  for (std::size_t i = 0; i < truth.size(); ++i) right += predicted[i] == truth[i];
+  return static_cast<double>(right) / static_cast<double>(truth.size());
+}
+
+}  // namespace nn

@@ -1,0 +1,62 @@
+#pragma once
+// Layers and networks, made only of autograd ops: a layer is parameters plus a forward.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "autograd/autograd.hpp"
+
+namespace nn {
+
+using autograd::Labels;
+using autograd::Matrix;
+using autograd::Parameter;
+using autograd::Tape;
+using autograd::Var;
+
+enum class Activation { tanh, sigmoid, relu };
+Var activate(Activation a, const Var& x);
+std::string to_string(Activation a);
+Activation parse_activation(const std::string& name);  // "tanh", "sigmoid" or "relu"
+
+// x·W + b, with the blog's initialisation: W = randn(in, out) / √in, b = 0.
+class Dense {
+ public:
+  Dense(std::size_t in, std::size_t out, std::uint64_t seed);
+  Dense(Matrix W, Matrix b);  // given weights; b must be [1 x out]
+  Var operator()(Tape& tape, const Var& x);
+
+  Parameter W;
+  Parameter b;
+};
+
+// A stack of Dense layers with the hidden activation between them; the last layer gives logits.
+// sizes = {inputs, hidden..., classes}: {2, 3, 2} is the blog's network.
+class MLP {
+ public:
+  MLP(const std::vector<std::size_t>& sizes, Activation hidden, std::uint64_t seed);
+  MLP(std::vector<Dense> layers, Activation hidden);
+
+  Var operator()(Tape& tape, const Var& x);  // logits [rows x classes]
+
+  std::vector<Parameter*> parameters();
+  std::vector<Parameter*> weights();  // the matrices a weight penalty applies to (not the biases)
+  void zero_grad();
+
+  // Evaluated on a tape of their own without recording for backward.
+  Matrix probabilities(const Matrix& X);
+  Labels predict(const Matrix& X);
+
+  std::vector<std::size_t> sizes() const;
+  Activation activation() const { return hidden_; }
+  std::vector<Dense>& layers() { return layers_; }
+  const std::vector<Dense>& layers() const { return layers_; }
+
+ private:
+  std::vector<Dense> layers_;
+  Activation hidden_;
+};
+
+double accuracy(const Labels& predicted, const Labels& truth);
+
+}  // namespace nn

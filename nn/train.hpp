@@ -1,0 +1,40 @@
+#pragma once
+// The training loop: batch gradient descent as in the blog, or minibatches in a seeded order.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "nn/data.hpp"
+#include "nn/layers.hpp"
+#include "nn/loss.hpp"
+#include "nn/optim.hpp"
+
+namespace nn {
+
+struct TrainOptions {
+  std::size_t passes = 20000;    // passes through the training data
+  std::size_t batch_size = 0;    // rows per step; 0 = the whole data set (the blog)
+  std::string optimizer = "gd";  // gd, momentum or adam
+  Schedule schedule;             // rate per optimiser step (the blog: constant 0.01)
+  LossOptions loss;
+  std::uint64_t seed = 0;        // the minibatch order
+  std::size_t log_every = 1000;  // report after passes 0, log_every, 2·log_every, …; 0 = never
+};
+
+struct Progress {
+  std::size_t pass = 0;
+  double loss = 0.0;      // the blog's printed loss, after this pass's update
+  double accuracy = 0.0;  // on the training data
+  double rate = 0.0;      // the rate of the pass's last step
+  double seconds = 0.0;   // since training started
+};
+
+// Trains model in place; on_log (optional) is called at each report. Returns the reports.
+std::vector<Progress> train(MLP& model, const Dataset& data, const TrainOptions& options,
+                            const std::function<void(const Progress&)>& on_log = {});
+
+// The blog's calculate_loss: (Σ cross-entropy + reg/2 · Σ|W|²) / N, evaluated without recording.
+double reported_loss(MLP& model, const Dataset& data, double reg);
+
+}  // namespace nn
