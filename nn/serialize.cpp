@@ -105,8 +105,9 @@ MLP load_model(const std::string& folder) {
   }
   std::vector<Dense> layers;
   for (std::size_t i = 0; i + 1 < sizes.size(); ++i) {
-    layers.emplace_back(load_param(fs::path(folder) / param_file(i, "W"), sizes[i], sizes[i + 1]),
-                        load_param(fs::path(folder) / param_file(i, "b"), 1, sizes[i + 1]));
+    Matrix W = load_param(fs::path(folder) / param_file(i, "W"), sizes[i], sizes[i + 1]);
+    Matrix b = load_param(fs::path(folder) / param_file(i, "b"), 1, sizes[i + 1]);
+    layers.emplace_back(std::move(W), std::move(b));
   }
   return MLP(std::move(layers), activation);
 }

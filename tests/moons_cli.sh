@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The moons program as a user runs it: the walkthrough with few passes, an exercise with save and
+# load, and bad input (each must exit non-zero with a message naming what was wrong).
+# usage: moons_cli.sh MOONS_BINARY SCRATCH_FOLDER
+set -u
+moons=$1
+work=$2
+rm -rf "$work" && mkdir -p "$work"
+failures=0
+fail() { echo "FAILED: $*"; failures=$((failures + 1)); }
+
+# expect_error "what the message must contain" args...
+expect_error() {
+  local want=$1; shift
+  local out
+  out=$("$moons" "$@" 2>&1) && { fail "exit 0 for: $*"; return; }
+  grep -qF -- "$want" <<<"$out" || fail "message for '$*' lacks '$want': $out"
+}
+
+out=$("$moons" --passes 300 --sweep 1,3 --out "$work/walk" 2>&1) || fail "walkthrough exited non-zero: $out"
+grep -qF "Loss after iteration 0: 0.432387" <<<"$out" || fail "walkthrough does not print the post's first loss"
+for f in 1-data.png 2-logistic-regression.png 3-hidden-3.png 4-hidden-sizes.png; do
+  [ -s "$work/walk/$f" ] || fail "walkthrough did not write $f"
+done
+
+out=$("$moons" --hidden 8,8 --activation relu --classes 3 --samples 300 --batch-size 32 \
+        --optimizer adam --rate 0.01 --passes 30 --log-every 10 --save "$work/model" --out "$work/ex" 2>&1) \
+  || fail "exercise run exited non-zero: $out"
+trained=$(grep -o "held-out accuracy [0-9.]*%" <<<"$out")
+[ -n "$trained" ] || fail "exercise run printed no accuracy: $out"
+[ -s "$work/model/model.txt" ] || fail "--save wrote no model.txt"
+out=$("$moons" --classes 3 --samples 300 --load "$work/model" --out "$work/ex2" 2>&1) || fail "--load exited non-zero: $out"
+loaded=$(grep -o "held-out accuracy [0-9.]*%" <<<"$out")
+[ "$trained" = "$loaded" ] || fail "loaded model scores '$loaded', trained one '$trained'"
+
+expect_error "--rate: 'abc' is not a number" --rate abc
+expect_error "unknown flag '--bogus'" --bogus 1
+expect_error "--hidden: '3,,2'" --hidden 3,,2
+expect_error "--activation: 'softplus' is not one of tanh, sigmoid, relu" --activation softplus
+expect_error "--passes: missing value" --passes
+expect_error "missing.csv" --data "$work/missing.csv" --hidden 3
+printf 'x0,x1,label\n0.1,0.2,0\n0.3,1\n' > "$work/ragged.csv"
+expect_error "ragged.csv: line 3" --data "$work/ragged.csv" --hidden 3
+printf 'x0,x1,label\n0.1,abc,0\n' > "$work/text.csv"
+expect_error "text.csv: line 2" --data "$work/text.csv" --hidden 3
+touch "$work/a-file"
+expect_error "cannot create output folder" --hidden 3 --passes 1 --out "$work/a-file/sub"
+
+if [ "$failures" -ne 0 ]; then
+  echo "$failures check(s) failed"
+  exit 1
+fi
+echo "moons command line: all checks passed"
