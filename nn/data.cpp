@@ -1,0 +1,555 @@
+#include "data.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <xtensor/xnpy.hpp>
+
+#include "random.hpp"
+
+namespace nn {
+
+namespace {
+
+using autograd::Labels;
+using autograd::Matrix;
+
+// Short human form of a number for messages ("0.5", "1e+12", "nan").
+std::string fmt(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+// numpy.linspace with endpoint: start + i * step, and the last value exactly `stop`.
+std::vector<double> linspace(double start, double stop, std::size_t n) {
+  std::vector<double> v(n, start);
+  if (n < 2) {
+    return v;
+  }
+  const double step = (stop - start) / static_cast<double>(n - 1);
+  for (std::size_t i = 0; i < n; ++i) {
+    v[i] = start + static_cast<double>(i) * step;
+  }
+  v[n - 1] = stop;
+  return v;
+}
+
+void check_noise(const char* who, double noise) {
+  if (!(noise >= 0.0) || !std::isfinite(noise)) {
+    throw std::invalid_argument(std::string(who) + ": noise must be a finite number >= 0, got " +
+                                fmt(noise));
+  }
+}
+
+Dataset take_rows(const Dataset& data, const std::vector<std::size_t>& rows) {
+  const std::size_t cols = data.X.shape(1);
+  Dataset out;
+  out.X = Matrix::from_shape({rows.size(), cols});
+  out.y.resize(rows.size());
+  out.classes = data.classes;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    for (std::size_t j = 0; j < cols; ++j) {
+      out.X(i, j) = data.X(rows[i], j);
+    }
+    out.y[i] = data.y[rows[i]];
+  }
+  return out;
+}
+
+int max_label(const Labels& y) { return y.empty() ? -1 : *std::max_element(y.begin(), y.end()); }
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Generated data sets
+
+Dataset make_moons(std::size_t n, double noise, std::uint64_t seed, bool shuffle) {
+  if (n < 2) {
+    throw std::invalid_argument("make_moons: need n >= 2 points (one per moon at least), got " +
+                                std::to_string(n));
+  }
+  check_noise("make_moons", noise);
+  const double pi = std::acos(-1.0);
+  const std::size_t n_out = n / 2;
+  const std::size_t n_in = n - n_out;
+  const std::vector<double> t_out = linspace(0.0, pi, n_out);
+  const std::vector<double> t_in = linspace(0.0, pi, n_in);
+
+  Dataset data;
+  data.X = Matrix::from_shape({n, 2});
+  data.y.resize(n);
+  data.classes = 2;
+  for (std::size_t i = 0; i < n_out; ++i) {
+    data.X(i, 0) = std::cos(t_out[i]);
+    data.X(i, 1) = std::sin(t_out[i]);
+    data.y[i] = 0;
+  }
+  for (std::size_t i = 0; i < n_in; ++i) {
+    data.X(n_out + i, 0) = 1.0 - std::cos(t_in[i]);
+    data.X(n_out + i, 1) = 1.0 - std::sin(t_in[i]) - 0.5;
+    data.y[n_out + i] = 1;
+  }
+
+  // Noise is drawn even when it is 0 so that the shuffle below is the same for every noise level.
+  Rng rng(seed);
+  for (double& x : data.X) {
+    x += noise * rng.normal();
+  }
+  if (!shuffle) {
+    return data;
+  }
+  return take_rows(data, rng.permutation(n));
+}
+
+Dataset make_spiral(std::size_t n_per_class, int classes, double noise, std::uint64_t seed) {
+  if (n_per_class < 2) {
+    throw std::invalid_argument("make_spiral: need n_per_class >= 2, got " +
+                                std::to_string(n_per_class));
+  }
+  if (classes < 2) {
+    throw std::invalid_argument("make_spiral: need classes >= 2, got " + std::to_string(classes));
+  }
+  check_noise("make_spiral", noise);
+  const std::size_t k_count = static_cast<std::size_t>(classes);
+  const std::vector<double> radius = linspace(0.0, 1.0, n_per_class);
+
+  Dataset data;
+  data.X = Matrix::from_shape({n_per_class * k_count, 2});
+  data.y.resize(n_per_class * k_count);
+  data.classes = classes;
+  Rng rng(seed);
+  for (std::size_t k = 0; k < k_count; ++k) {
+    const double kd = static_cast<double>(k);
+    const std::vector<double> angle = linspace(4.0 * kd, 4.0 * (kd + 1.0), n_per_class);
+    for (std::size_t i = 0; i < n_per_class; ++i) {
+      const std::size_t row = k * n_per_class + i;
+      const double t = angle[i] + noise * rng.normal();
+      data.X(row, 0) = radius[i] * std::sin(t);
+      data.X(row, 1) = radius[i] * std::cos(t);
+      data.y[row] = static_cast<int>(k);
+    }
+  }
+  return data;
+}
+
+// ---------------------------------------------------------------------------------------------
+// CSV
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+  const char* space = " \t\r";
+  const std::size_t first = s.find_first_not_of(space);
+  if (first == std::string_view::npos) {
+    return {};
+  }
+  const std::size_t last = s.find_last_not_of(space);
+  return s.substr(first, last - first + 1);
+}
+
+std::vector<std::string_view> split_cells(std::string_view line) {
+  std::vector<std::string_view> cells;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t comma = line.find(',', start);
+    if (comma == std::string_view::npos) {
+      cells.push_back(trim(line.substr(start)));
+      return cells;
+    }
+    cells.push_back(trim(line.substr(start, comma - start)));
+    start = comma + 1;
+  }
+}
+
+enum class Cell { number, not_a_number, not_finite };
+
+// strtod must consume the whole cell: "1.5x" or "" are not numbers. "inf" and "nan" parse but are
+// rejected, since no data set needs them and they poison training silently.
+Cell parse_cell(std::string_view cell, double& value) {
+  if (cell.empty()) {
+    return Cell::not_a_number;
+  }
+  const std::string text(cell);
+  char* end = nullptr;
+  value = std::strtod(text.c_str(), &end);
+  if (end != text.c_str() + text.size()) {
+    return Cell::not_a_number;
+  }
+  return std::isfinite(value) ? Cell::number : Cell::not_finite;
+}
+
+class CsvError {
+ public:
+  CsvError(const std::string& path, std::size_t line)
+      : where_(path + ": line " + std::to_string(line)) {}
+  [[noreturn]] void fail(const std::string& what) const {
+    throw std::runtime_error(where_ + ": " + what);
+  }
+  [[noreturn]] void fail_cell(std::size_t column, std::string_view cell, Cell kind) const {
+    const std::string at = where_ + ", column " + std::to_string(column) + ": ";
+    if (cell.empty()) {
+      throw std::runtime_error(at + "empty cell, expected a number");
+    }
+    const std::string problem =
+        kind == Cell::not_finite ? "' is not a finite number" : "' is not a number";
+    throw std::runtime_error(at + "'" + std::string(cell) + problem);
+  }
+
+ private:
+  std::string where_;
+};
+
+}  // namespace
+
+Dataset load_csv(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw std::runtime_error("cannot open '" + path + "': " + std::strerror(errno));
+  }
+
+  std::vector<double> features;
+  Labels labels;
+  std::size_t columns = 0;  // fixed by the first non-blank line
+  std::size_t line_no = 0;
+  std::string line;
+  while (std::getline(in, line)) {
+    ++line_no;
+    std::string_view text(line);
+    if (line_no == 1 && text.substr(0, 3) == "\xEF\xBB\xBF") {
+      text.remove_prefix(3);  // UTF-8 byte order mark written by some spreadsheet programs
+    }
+    if (trim(text).empty()) {
+      continue;
+    }
+    const CsvError error(path, line_no);
+    const std::vector<std::string_view> cells = split_cells(text);
+
+    const bool first_row = columns == 0;
+    if (first_row) {
+      if (cells.size() < 2) {
+        error.fail("expected at least 2 columns (features, then a label), got " +
+                   std::to_string(cells.size()));
+      }
+      columns = cells.size();
+      // A header has no numbers at all; a first row mixing numbers and text is a broken data row
+      // and is reported as such below rather than silently dropped.
+      double ignored = 0.0;
+      const bool header = std::none_of(cells.begin(), cells.end(), [&](std::string_view c) {
+        return parse_cell(c, ignored) != Cell::not_a_number;
+      });
+      if (header) {
+        continue;
+      }
+    }
+    if (cells.size() != columns) {
+      error.fail("expected " + std::to_string(columns) + " columns, got " +
+                 std::to_string(cells.size()));
+    }
+    for (std::size_t c = 0; c < columns; ++c) {
+      double value = 0.0;
+      const Cell kind = parse_cell(cells[c], value);
+      if (kind != Cell::number) {
+        error.fail_cell(c + 1, cells[c], kind);
+      }
+      if (c + 1 < columns) {
+        features.push_back(value);
+        continue;
+      }
+      // classes = max label + 1 must still fit in an int.
+      if (value < 0.0 || value != std::floor(value) || value > static_cast<double>(INT_MAX - 1)) {
+        error.fail(
+            "label " + std::string(cells[c]) + " is not a non-negative integer" +
+            (value > static_cast<double>(INT_MAX - 1) ? " below " + std::to_string(INT_MAX) : ""));
+      }
+      labels.push_back(static_cast<int>(value));
+    }
+  }
+  if (in.bad()) {
+    throw std::runtime_error(path + ": read error after line " + std::to_string(line_no));
+  }
+  if (labels.empty()) {
+    throw std::runtime_error(path + ": no data rows");
+  }
+
+  Dataset data;
+  data.X = Matrix::from_shape({labels.size(), columns - 1});
+  std::copy(features.begin(), features.end(), data.X.begin());
+  data.y = std::move(labels);
+  data.classes = max_label(data.y) + 1;
+  return data;
+}
+
+// ---------------------------------------------------------------------------------------------
+// NumPy .npy
+
+namespace {
+
+struct NpyHeader {
+  std::string descr;  // e.g. "<f8"; a structured dtype's list text as it stands
+  std::vector<std::size_t> shape;
+};
+
+std::string shape_text(const std::vector<std::size_t>& shape) {
+  std::string s = "(";
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    s += (i ? ", " : "") + std::to_string(shape[i]);
+  }
+  return s + (shape.size() == 1 ? ",)" : ")");
+}
+
+// The dtype string numpy writes for a native type of this kind and size on this machine.
+std::string native_descr(char kind, std::size_t size) {
+  const std::uint16_t probe = 1;
+  unsigned char first_byte = 0;
+  std::memcpy(&first_byte, &probe, 1);
+  return std::string(1, first_byte == 1 ? '<' : '>') + kind + std::to_string(size);
+}
+
+// The value text after "'key':" in the header dictionary, up to the next top-level comma or '}'.
+std::string header_value(const std::string& header, const std::string& key) {
+  const std::size_t at = header.find("'" + key + "'");
+  if (at == std::string::npos) {
+    return {};
+  }
+  std::size_t pos = header.find(':', at);
+  if (pos == std::string::npos) {
+    return {};
+  }
+  ++pos;
+  int depth = 0;  // nesting inside the value: the shape tuple has commas of its own
+  std::string value;
+  for (; pos < header.size(); ++pos) {
+    const char c = header[pos];
+    if (c == '(' || c == '[' || c == '{') {
+      ++depth;
+    } else if (c == ')' || c == ']' || c == '}') {
+      if (depth == 0) break;
+      --depth;
+    } else if (c == ',' && depth == 0) {
+      break;
+    }
+    value += c;
+  }
+  return std::string(trim(value));
+}
+
+// Reads and checks the header ourselves: xt::load_npy neither names the file in its errors nor
+// notices a truncated file (it returns uninitialised memory for the missing part).
+NpyHeader read_npy_header(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw std::runtime_error("cannot open '" + path + "': " + std::strerror(errno));
+  }
+  char magic[8] = {};
+  in.read(magic, sizeof magic);
+  if (!in || std::memcmp(magic, "\x93NUMPY", 6) != 0) {
+    throw std::runtime_error(path + ": not a .npy file (no \\x93NUMPY magic at the start)");
+  }
+  const int major = static_cast<unsigned char>(magic[6]);
+  const int minor = static_cast<unsigned char>(magic[7]);
+  std::size_t header_len = 0;
+  std::size_t prefix = 0;
+  unsigned char len_bytes[4] = {};
+  if (major == 1 && minor == 0) {
+    in.read(reinterpret_cast<char*>(len_bytes), 2);
+    header_len = len_bytes[0] | (std::size_t{len_bytes[1]} << 8);
+    prefix = 10;
+  } else if (major == 2 && minor == 0) {
+    in.read(reinterpret_cast<char*>(len_bytes), 4);
+    header_len = len_bytes[0] | (std::size_t{len_bytes[1]} << 8) |
+                 (std::size_t{len_bytes[2]} << 16) | (std::size_t{len_bytes[3]} << 24);
+    prefix = 12;
+  } else {
+    throw std::runtime_error(path + ": .npy format version " + std::to_string(major) + "." +
+                             std::to_string(minor) + " is not supported (only 1.0 and 2.0)");
+  }
+  std::string header(header_len, '\0');
+  in.read(header.data(), static_cast<std::streamsize>(header_len));
+  if (!in) {
+    throw std::runtime_error(path + ": truncated .npy header");
+  }
+
+  NpyHeader h;
+  const std::string descr = header_value(header, "descr");
+  if (descr.size() >= 2 && (descr.front() == '\'' || descr.front() == '"') &&
+      descr.back() == descr.front()) {
+    h.descr = descr.substr(1, descr.size() - 2);
+  } else {
+    h.descr = descr;  // a structured dtype: reported as is, never accepted
+  }
+  const std::string shape = header_value(header, "shape");
+  if (shape.size() < 2 || shape.front() != '(' || shape.back() != ')') {
+    throw std::runtime_error(path +
+                             ": .npy header has no readable 'shape': " + std::string(trim(header)));
+  }
+  std::size_t count = 1;
+  for (std::string_view rest = std::string_view(shape).substr(1, shape.size() - 2);
+       !trim(rest).empty();) {
+    const std::size_t comma = rest.find(',');
+    const std::string dim(trim(rest.substr(0, comma)));
+    char* end = nullptr;
+    const unsigned long long d = std::strtoull(dim.c_str(), &end, 10);
+    if (dim.empty() || end != dim.c_str() + dim.size()) {
+      throw std::runtime_error(path + ": .npy header has a bad 'shape': " + shape);
+    }
+    h.shape.push_back(static_cast<std::size_t>(d));
+    count *= static_cast<std::size_t>(d);
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+
+  // Item size is the number after the kind letter ("<f8" -> 8); checked against the file size.
+  const std::size_t item = h.descr.size() >= 3 ? std::strtoul(h.descr.c_str() + 2, nullptr, 10) : 0;
+  in.seekg(0, std::ios::end);
+  const auto file_size = static_cast<std::size_t>(in.tellg());
+  const std::size_t data_bytes = count * item;
+  if (item != 0 && file_size < prefix + header_len + data_bytes) {
+    throw std::runtime_error(path + ": truncated: shape " + shape_text(h.shape) + " of '" +
+                             h.descr + "' needs " + std::to_string(data_bytes) +
+                             " data bytes, the file has " +
+                             std::to_string(file_size - prefix - header_len));
+  }
+  return h;
+}
+
+template <class T>
+auto load_npy_named(const std::string& path) {
+  try {
+    return xt::load_npy<T>(path);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(path + ": " + e.what());
+  }
+}
+
+template <class Int>
+void copy_labels(const std::string& path, Labels& y) {
+  const auto raw = load_npy_named<Int>(path);
+  y.resize(raw.size());
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    const Int v = raw(i);
+    if (v < 0) {
+      throw std::runtime_error(path + ": row " + std::to_string(i) + ": label " +
+                               std::to_string(v) + " is negative");
+    }
+    if (static_cast<std::uint64_t>(v) > static_cast<std::uint64_t>(INT_MAX - 1)) {
+      throw std::runtime_error(path + ": row " + std::to_string(i) + ": label " +
+                               std::to_string(v) + " is too large");
+    }
+    y[i] = static_cast<int>(v);
+  }
+}
+
+}  // namespace
+
+Dataset load_npy(const std::string& x_path, const std::string& y_path) {
+  const NpyHeader xh = read_npy_header(x_path);
+  if (xh.descr != native_descr('f', 8) || xh.shape.size() != 2) {
+    throw std::runtime_error(x_path + ": expected 2-D float64 features, got dtype '" + xh.descr +
+                             "' and shape " + shape_text(xh.shape));
+  }
+  const NpyHeader yh = read_npy_header(y_path);
+  const bool is_i8 = yh.descr == native_descr('i', 8);
+  const bool is_i4 = yh.descr == native_descr('i', 4);
+  if (!(is_i8 || is_i4) || yh.shape.size() != 1) {
+    throw std::runtime_error(y_path +
+                             ": expected 1-D integer labels (int64 or int32), got dtype '" +
+                             yh.descr + "' and shape " + shape_text(yh.shape));
+  }
+  if (xh.shape[0] != yh.shape[0]) {
+    throw std::runtime_error("X and y disagree: '" + x_path + "' has " +
+                             std::to_string(xh.shape[0]) + " rows, '" + y_path + "' has " +
+                             std::to_string(yh.shape[0]) + " labels");
+  }
+  if (xh.shape[0] == 0) {
+    throw std::runtime_error(x_path + ": no data rows");
+  }
+
+  Dataset data;
+  data.X = load_npy_named<double>(x_path);  // fortran_order files are copied into row-major here
+  if (is_i8) {
+    copy_labels<std::int64_t>(y_path, data.y);
+  } else {
+    copy_labels<std::int32_t>(y_path, data.y);
+  }
+  data.classes = max_label(data.y) + 1;
+  check_dataset(data, x_path);
+  return data;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Splitting and checking
+
+std::pair<Dataset, Dataset> train_test_split(const Dataset& data, double test_fraction,
+                                             std::uint64_t seed) {
+  check_dataset(data, "train_test_split");
+  if (!(test_fraction > 0.0 && test_fraction < 1.0)) {
+    throw std::invalid_argument("train_test_split: test_fraction must be in (0, 1), got " +
+                                fmt(test_fraction));
+  }
+  const std::size_t n = data.y.size();
+  // Round up like sklearn, except that a product within 1e-9 of a whole number counts as that
+  // number: 0.3 * 10 is 3.0000000000000004 in doubles and should mean 3 rows, not 4.
+  const double exact = test_fraction * static_cast<double>(n);
+  const double nearest = std::round(exact);
+  const std::size_t n_test =
+      static_cast<std::size_t>(std::abs(exact - nearest) < 1e-9 ? nearest : std::ceil(exact));
+  if (n_test == 0 || n_test >= n) {
+    throw std::invalid_argument("train_test_split: test_fraction " + fmt(test_fraction) + " of " +
+                                std::to_string(n) + " rows leaves " +
+                                (n_test == 0 ? "an empty test part" : "an empty training part"));
+  }
+  Rng rng(seed);
+  const std::vector<std::size_t> order = rng.permutation(n);
+  const std::vector<std::size_t> test_rows(order.begin(),
+                                           order.begin() + static_cast<std::ptrdiff_t>(n_test));
+  const std::vector<std::size_t> train_rows(order.begin() + static_cast<std::ptrdiff_t>(n_test),
+                                            order.end());
+  return {take_rows(data, train_rows), take_rows(data, test_rows)};
+}
+
+void check_dataset(const Dataset& data, const std::string& what) {
+  const std::size_t rows = data.X.shape(0);
+  if (rows != data.y.size()) {
+    throw std::invalid_argument(what + ": X has " + std::to_string(rows) + " rows but y has " +
+                                std::to_string(data.y.size()) + " labels");
+  }
+  if (rows == 0) {
+    throw std::invalid_argument(what + ": empty data set (0 rows)");
+  }
+  if (data.X.shape(1) == 0) {
+    throw std::invalid_argument(what + ": X " + autograd::shape_str(data.X) +
+                                " has no feature columns");
+  }
+  if (data.classes < 1) {
+    throw std::invalid_argument(what + ": classes must be at least 1, got " +
+                                std::to_string(data.classes));
+  }
+  for (std::size_t i = 0; i < rows; ++i) {
+    const int label = data.y[i];
+    if (label < 0 || label >= data.classes) {
+      throw std::invalid_argument(what + ": row " + std::to_string(i) + ": label " +
+                                  std::to_string(label) + " is outside 0.." +
+                                  std::to_string(data.classes - 1));
+    }
+    for (std::size_t j = 0; j < data.X.shape(1); ++j) {
+      if (!std::isfinite(data.X(i, j))) {
+        throw std::invalid_argument(what + ": row " + std::to_string(i) + ", column " +
+                                    std::to_string(j) + ": feature is " + fmt(data.X(i, j)));
+      }
+    }
+  }
+}
+
+}  // namespace nn

@@ -1,0 +1,54 @@
+#pragma once
+// Data sets for classification: the blog's two moons, a 3-class spiral, and loaders for CSV and
+// NumPy files. Rows of X are examples; y holds one class index per row.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "autograd/tensor.hpp"
+
+namespace nn {
+
+struct Dataset {
+  autograd::Matrix X;  // [rows x features]
+  autograd::Labels y;  // one label per row, 0..classes-1
+  int classes = 0;
+};
+
+// sklearn.datasets.make_moons: n/2 points on the upper half circle around (0, 0) (label 0), the
+// rest on the lower half circle around (1, 0.5) (label 1), angles evenly spaced over [0, pi];
+// then N(0, noise^2) added to every coordinate; then rows shuffled. Same seed, same data on every
+// platform (see random.hpp). Throws std::invalid_argument if n < 2 or noise is negative or not
+// finite.
+Dataset make_moons(std::size_t n, double noise, std::uint64_t seed, bool shuffle = true);
+
+// The cs231n spiral: class k has n_per_class points at radius r = linspace(0, 1) and angle
+// t = linspace(4k, 4(k+1)) + noise * N(0, 1), placed at (r sin t, r cos t). Rows are grouped by
+// class, as in the original. Throws std::invalid_argument if n_per_class < 2, classes < 2, or
+// noise is negative or not finite.
+Dataset make_spiral(std::size_t n_per_class, int classes, double noise, std::uint64_t seed);
+
+// Comma-separated numbers, one example per line: every column but the last is a feature, the last
+// is a non-negative integer label; classes = largest label + 1. A first line without any number in
+// it is a header and skipped; blank lines are ignored. Throws std::runtime_error naming the file,
+// the 1-based line (and column) and what was expected.
+Dataset load_csv(const std::string& path);
+
+// X from a 2-D float64 .npy file, y from a 1-D int64 or int32 .npy file (as numpy writes them on
+// little-endian machines). Throws std::runtime_error naming the file and the problem: missing or
+// truncated file, wrong dtype or shape, row counts that disagree, a negative label.
+Dataset load_npy(const std::string& x_path, const std::string& y_path);
+
+// Seeded shuffle, then the first ceil(test_fraction * rows) shuffled rows become the test part and
+// the rest the training part (sklearn's ShuffleSplit). Returns {train, test}; both keep `classes`.
+// Throws std::invalid_argument if test_fraction is not in (0, 1) or leaves a part empty.
+std::pair<Dataset, Dataset> train_test_split(const Dataset& data, double test_fraction,
+                                             std::uint64_t seed);
+
+// Throws std::invalid_argument, starting with `what`, if the data set is empty, has no feature
+// columns, a non-finite feature, X rows != y size, classes < 1, or a label outside
+// 0..classes-1. Row numbers in the messages are 0-based indices.
+void check_dataset(const Dataset& data, const std::string& what);
+
+}  // namespace nn
