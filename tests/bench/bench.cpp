@@ -1,0 +1,283 @@
+// Performance benchmark: the engine against the same model written by hand in xtensor +
+// xtensor-blas, against libtorch (when built with it), and on B against the time of its matrix
+// products alone. Everything runs in one process, interleaved, so that the ratios compare like with
+// like on a noisy machine. Exits non-zero if the implementations do not reach the same objective.
+//
+//   bench [--repeats N] [--blog-passes N] [--b-passes N] [--b-rows N] [--threads 1,2]
+//         [--workloads S,W,B] [--data DIR]
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+// cblas_dgemm as xtensor-blas declares it (OpenBLAS's own cblas.h conflicts with it).
+#include <xtensor-blas/xblas.hpp>
+
+#include "hand_written.hpp"
+#include "workloads.hpp"
+#ifdef AUTOGRAD_BENCH_TORCH
+#include "torch_net.hpp"
+#endif
+
+extern "C" void openblas_set_num_threads(int n);
+extern "C" char* openblas_get_config(void);
+
+namespace {
+
+using bench::Matrix;
+using bench::Problem;
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  int repeats = 5;
+  int blog_passes = 20000;
+  int b_passes = 50;
+  std::size_t b_rows = 4096;
+  std::vector<int> threads = {1, 2};
+  std::vector<std::string> workloads = {"S", "W", "B"};
+  std::string data = AUTOGRAD_TEST_DATA;
+};
+
+// Every implementation: train p's model from p.W0 for p.passes steps, put the training loop's time
+// in seconds, return the objective before the last update.
+using Trainer = std::function<double(const Problem&, double& seconds)>;
+
+double engine_train(const Problem& p, double& seconds) {
+  bench::EngineNet net(p.W0);
+  autograd::Tape tape;
+  double loss = 0.0;
+  const auto start = Clock::now();
+  for (int pass = 0; pass < p.passes; ++pass) loss = net.train_step(tape, p.X, p.y, p.rate);
+  seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return loss;
+}
+
+double hand_train(const Problem& p, double& seconds) {
+  bench::HandNet net(p.W0);
+  double loss = 0.0;
+  const auto start = Clock::now();
+  for (int pass = 0; pass < p.passes; ++pass) {
+    loss = net.train_step(p.X, p.y, p.rate, pass + 1 == p.passes);
+  }
+  seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return loss;
+}
+
+// C = op(A)·op(B) + beta·C through cblas_dgemm, row-major.
+void dgemm(bool ta, bool tb, const Matrix& A, const Matrix& B, double beta, Matrix& C) {
+  const auto m = static_cast<int>(C.shape(0)), n = static_cast<int>(C.shape(1));
+  const auto k = static_cast<int>(ta ? A.shape(0) : A.shape(1));
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k,
+              1.0, A.data(), static_cast<int>(A.shape(1)), B.data(), static_cast<int>(B.shape(1)),
+              beta, C.data(), n);
+}
+
+// The floor of a pass: its matrix products alone, with the shapes and transposes the engine uses.
+// Forward Z[l] = in[l]·W[l]; backward dW[l] += in[l]ᵀ·G[l] and, below the first layer,
+// G[l−1] = G[l]·W[l]ᵀ (the input X needs no gradient). No loss: returns NaN, never compared.
+double gemm_floor(const Problem& p, double& seconds) {
+  const std::size_t L = p.W0.size(), N = p.X.shape(0);
+  std::vector<Matrix> W = p.W0, dW, Z, G;
+  for (const Matrix& w : W) {
+    dW.push_back(xt::zeros<double>(w.shape()));
+    Z.push_back(xt::zeros<double>({N, w.shape(1)}));
+    G.push_back(xt::zeros<double>({N, w.shape(1)}));
+  }
+  G.back().fill(1e-3);
+  const auto start = Clock::now();
+  for (int pass = 0; pass < p.passes; ++pass) {
+    for (std::size_t l = 0; l < L; ++l) dgemm(false, false, l == 0 ? p.X : Z[l - 1], W[l], 0.0, Z[l]);
+    for (std::size_t l = L; l-- > 0;) {
+      dgemm(true, false, l == 0 ? p.X : Z[l - 1], G[l], 1.0, dW[l]);
+      if (l > 0) dgemm(false, true, G[l], W[l], 0.0, G[l - 1]);
+    }
+  }
+  seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return NAN;
+}
+
+void set_threads(int n) {
+  openblas_set_num_threads(n);
+#ifdef AUTOGRAD_BENCH_TORCH
+  bench::torch_set_threads(n);
+#endif
+}
+
+struct Stats {
+  double median, min, max;
+};
+
+Stats stats(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  const double median = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+  return {median, v.front(), v.back()};
+}
+
+template <class T>
+std::vector<T> parse_list(const std::string& s, T (*convert)(const std::string&)) {
+  std::vector<T> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ',')) out.push_back(convert(item));
+  return out;
+}
+
+int to_int(const std::string& s) {
+  std::size_t used = 0;
+  const int v = std::stoi(s, &used);
+  if (used != s.size() || v <= 0) throw std::invalid_argument("not a positive integer: '" + s + "'");
+  return v;
+}
+std::string to_string(const std::string& s) { return s; }
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (i + 1 >= argc) throw std::invalid_argument("missing value after " + flag);
+    const std::string value = argv[++i];
+    if (flag == "--repeats") {
+      o.repeats = to_int(value);
+    } else if (flag == "--blog-passes") {
+      o.blog_passes = to_int(value);
+    } else if (flag == "--b-passes") {
+      o.b_passes = to_int(value);
+    } else if (flag == "--b-rows") {
+      o.b_rows = static_cast<std::size_t>(to_int(value));
+    } else if (flag == "--threads") {
+      o.threads = parse_list<int>(value, to_int);
+    } else if (flag == "--workloads") {
+      o.workloads = parse_list<std::string>(value, to_string);
+      for (const std::string& w : o.workloads) {
+        if (w != "S" && w != "W" && w != "B") throw std::invalid_argument("unknown workload '" + w + "'");
+      }
+    } else if (flag == "--data") {
+      o.data = value;
+    } else {
+      throw std::invalid_argument("unknown flag " + flag);
+    }
+  }
+  return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt;
+  try {
+    opt = parse(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr,
+                 "bench: %s\nusage: bench [--repeats N] [--blog-passes N] [--b-passes N] "
+                 "[--b-rows N] [--threads 1,2] [--workloads S,W,B] [--data DIR]\n",
+                 e.what());
+    return 2;
+  }
+
+  std::vector<Problem> problems;
+  for (const std::string& w : opt.workloads) {
+    if (w == "S") problems.push_back(bench::blog_problem(opt.data, 3, opt.blog_passes));
+    if (w == "W") problems.push_back(bench::blog_problem(opt.data, 50, opt.blog_passes));
+    if (w == "B") problems.push_back(bench::blas_problem(opt.b_rows, opt.b_passes));
+  }
+  std::vector<std::pair<std::string, Trainer>> impls = {{"engine", engine_train},
+                                                       {"hand-written", hand_train}};
+#ifdef AUTOGRAD_BENCH_TORCH
+  impls.emplace_back("libtorch", bench::torch_train);
+#endif
+
+  std::printf("OpenBLAS: %s\n", openblas_get_config());
+#ifdef XTENSOR_USE_XSIMD
+  std::printf("xsimd: %s\n", xsimd::default_arch::name());
+#else
+  std::printf("xsimd: off\n");
+#endif
+#ifndef AUTOGRAD_BENCH_TORCH
+  std::printf("libtorch: not found by CMake, not compared\n");
+#endif
+  std::printf("repeats %d, blog passes %d, B: %zu rows, %d passes\n\n", opt.repeats, opt.blog_passes,
+              opt.b_rows, opt.b_passes);
+
+  // seconds[{threads, workload, implementation}], losses per workload for the agreement check
+  std::map<std::tuple<int, std::string, std::string>, std::vector<double>> seconds;
+  bool agree = true;
+  // All implementations compute the same objective and gradients; they differ only in summation
+  // order and in the last bits of tanh/exp, ~1e-15 relative per step, which gradient descent does
+  // not amplify on these problems. A wrong gradient term (the penalty alone is ~1e-2 of the
+  // objective) moves the objective by far more than 1e-6 of itself.
+  const double loss_rtol = 1e-6;
+  std::map<std::string, double> reference_loss;
+
+  std::printf("| threads | workload | implementation | median s | min–max s | final objective |\n");
+  std::printf("|---|---|---|---|---|---|\n");
+  for (int threads : opt.threads) {
+    set_threads(threads);
+    for (const Problem& p : problems) {
+      auto runs = impls;
+      if (p.name == "B") runs.emplace_back("GEMM floor", gemm_floor);
+      std::map<std::string, double> last_loss;
+      for (int rep = 0; rep < opt.repeats; ++rep) {
+        for (std::size_t k = 0; k < runs.size(); ++k) {
+          // Rotated order: no implementation always runs first (or right after the same other).
+          const auto& [name, train] = runs[(k + static_cast<std::size_t>(rep)) % runs.size()];
+          double s = 0.0;
+          const double loss = train(p, s);
+          seconds[{threads, p.name, name}].push_back(s);
+          if (std::isnan(loss) && name == "GEMM floor") continue;
+          last_loss[name] = loss;
+          auto [ref, inserted] = reference_loss.emplace(p.name, loss);
+          if (!(std::abs(loss - ref->second) <= loss_rtol * std::abs(ref->second))) {
+            std::fprintf(stderr,
+                         "bench: %s with %s at %d thread(s), repeat %d: objective %.12g differs "
+                         "from %.12g (first run) by more than %g relative\n",
+                         p.name.c_str(), name.c_str(), threads, rep + 1, loss, ref->second, loss_rtol);
+            agree = false;
+          }
+        }
+      }
+      for (const auto& [name, train] : runs) {
+        const Stats st = stats(seconds[{threads, p.name, name}]);
+        char loss[32] = "—";
+        if (last_loss.count(name)) std::snprintf(loss, sizeof loss, "%.10g", last_loss[name]);
+        std::printf("| %d | %s | %s | %.3f | %.3f–%.3f | %s |\n", threads, p.name.c_str(), name.c_str(),
+                    st.median, st.min, st.max, loss);
+        std::fflush(stdout);
+      }
+    }
+  }
+
+  const auto median = [&](int threads, const std::string& w, const std::string& impl) {
+    const auto it = seconds.find({threads, w, impl});
+    return it == seconds.end() ? NAN : stats(it->second).median;
+  };
+  std::printf("\nRatios of medians (below 1: the engine is faster)\n\n");
+  std::printf("| threads | workload | engine / hand-written | engine / libtorch | engine / GEMM floor |\n");
+  std::printf("|---|---|---|---|---|\n");
+  for (int threads : opt.threads) {
+    for (const Problem& p : problems) {
+      const double e = median(threads, p.name, "engine");
+      std::printf("| %d | %s | %.2f | %.2f | %.2f |\n", threads, p.name.c_str(),
+                  e / median(threads, p.name, "hand-written"), e / median(threads, p.name, "libtorch"),
+                  e / median(threads, p.name, "GEMM floor"));
+    }
+  }
+  if (std::count(opt.threads.begin(), opt.threads.end(), 1) && std::count(opt.threads.begin(), opt.threads.end(), 2)) {
+    std::printf("\nEngine, 1 thread / 2 threads (above 1: 2 threads are faster)\n\n");
+    for (const Problem& p : problems) {
+      std::printf("- %s: %.2f\n", p.name.c_str(), median(1, p.name, "engine") / median(2, p.name, "engine"));
+    }
+  }
+
+  if (!agree) {
+    std::fprintf(stderr, "bench: the implementations do not reach the same objective\n");
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,14 @@
+#pragma once
+// The benchmark's model with libtorch's autograd; compiled only when CMake finds Torch.
+#include "workloads.hpp"
+
+namespace bench {
+
+// Trains p's model for p.passes full-batch steps with torch::optim::SGD. Returns the objective
+// before the last update; seconds is the time of the training loop alone (no data conversion).
+double torch_train(const Problem& p, double& seconds);
+
+// Threads of torch's own parallel loops (its matrix products go to the process's OpenBLAS).
+void torch_set_threads(int n);
+
+}  // namespace bench

@@ -1,0 +1,159 @@
+#pragma once
+// The three training problems of the performance benchmark, and the engine's model for them:
+//   S  the blog: 200 moons points, 2-3-2 tanh network, rate 0.01, 20000 passes
+//   W  the blog's widest: the same data, hidden size 50
+//   B  BLAS-bound: 4096 rows of 64 standard-normal features, 64-256-256-10 tanh, rate 1e-4, 50 passes
+// All minimise the blog's objective, full batch: Σ_rows cross-entropy + reg/2 · Σ_layers |W|².
+// Shared by the benchmark and the allocation test, so that both measure the same training step.
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <xtensor/xnoalias.hpp>
+#include <xtensor/xnpy.hpp>
+
+#include "autograd/autograd.hpp"
+
+namespace bench {
+
+using autograd::Labels;
+using autograd::Matrix;
+
+constexpr double reg = 0.01;  // the blog's reg_lambda
+
+struct Problem {
+  std::string name;
+  Matrix X;                // [rows x features]
+  Labels y;                // class per row
+  std::vector<Matrix> W0;  // initial weights per layer, [in x out]; biases start at zero
+  double rate = 0.0;
+  int passes = 0;
+};
+
+// S (hidden 3) and W (hidden 50): the blog's data and its initial weights (np.random.seed(0)).
+inline Problem blog_problem(const std::string& data_dir, int hidden, int passes) {
+  const auto load = [&](const std::string& name) { return data_dir + "/" + name; };
+  Problem p;
+  p.name = hidden == 3 ? "S" : hidden == 50 ? "W" : "blog h" + std::to_string(hidden);
+  p.X = xt::load_npy<double>(load("moons200_X.npy"));
+  const xt::xtensor<std::int64_t, 1> y = xt::load_npy<std::int64_t>(load("moons200_y.npy"));
+  p.y.assign(y.begin(), y.end());
+  const std::string h = std::to_string(hidden);
+  p.W0 = {xt::load_npy<double>(load("init/W1_h" + h + ".npy")),
+          xt::load_npy<double>(load("init/W2_h" + h + ".npy"))};
+  p.rate = 0.01;
+  p.passes = passes;
+  return p;
+}
+
+// Standard normal numbers from std::mt19937_64 bits (the engine's sequence is fixed by the standard;
+// std::normal_distribution is not), by Marsaglia's polar method.
+class Normal {
+ public:
+  explicit Normal(std::uint64_t seed) : bits_(seed) {}
+  double operator()() {
+    if (spare_ready_) {
+      spare_ready_ = false;
+      return spare_;
+    }
+    double u = 0.0, v = 0.0, s = 0.0;
+    do {
+      u = 2.0 * uniform() - 1.0;
+      v = 2.0 * uniform() - 1.0;
+      s = u * u + v * v;
+    } while (s >= 1.0 || s == 0.0);
+    const double f = std::sqrt(-2.0 * std::log(s) / s);
+    spare_ = v * f;
+    spare_ready_ = true;
+    return u * f;
+  }
+  Matrix matrix(std::size_t rows, std::size_t cols, double factor = 1.0) {
+    Matrix m = Matrix::from_shape({rows, cols});
+    for (double& x : m) x = factor * (*this)();
+    return m;
+  }
+
+ private:
+  double uniform() { return static_cast<double>(bits_() >> 11) * 0x1.0p-53; }  // [0, 1)
+  std::mt19937_64 bits_;
+  double spare_ = 0.0;
+  bool spare_ready_ = false;
+};
+
+// B: features ~ N(0, 1); labels = argmax of the features times a fixed random 64x10 matrix, so the
+// classes are learnable; weights randn(in, out) / √in.
+inline Problem blas_problem(std::size_t rows, int passes, std::uint64_t seed = 20240604) {
+  const std::size_t features = 64, classes = 10;
+  const std::vector<std::size_t> widths = {features, 256, 256, classes};
+  Normal normal(seed);
+  Problem p;
+  p.name = "B";
+  p.X = normal.matrix(rows, features);
+  const Matrix R = normal.matrix(features, classes);
+  p.y.resize(rows);
+  for (std::size_t r = 0; r < rows; ++r) {
+    double best = -INFINITY;
+    for (std::size_t c = 0; c < classes; ++c) {
+      double s = 0.0;
+      for (std::size_t k = 0; k < features; ++k) s += p.X(r, k) * R(k, c);
+      if (s > best) best = s, p.y[r] = static_cast<int>(c);
+    }
+  }
+  for (std::size_t l = 0; l + 1 < widths.size(); ++l) {
+    p.W0.push_back(normal.matrix(widths[l], widths[l + 1], 1.0 / std::sqrt(double(widths[l]))));
+  }
+  p.rate = 1e-4;
+  p.passes = passes;
+  return p;
+}
+
+// The model on the engine's tape: tanh hidden layers, linear output, the objective above.
+class EngineNet {
+ public:
+  explicit EngineNet(const std::vector<Matrix>& W0) {
+    W_.reserve(W0.size());  // the tape points at parameters: their addresses must not move
+    b_.reserve(W0.size());
+    for (const Matrix& w : W0) {
+      W_.emplace_back(w, "W");
+      b_.emplace_back(Matrix(xt::zeros<double>({std::size_t{1}, w.shape(1)})), "b");
+    }
+  }
+
+  autograd::Var objective(autograd::Tape& t, const Matrix& X, const Labels& y) {
+    using namespace autograd;
+    Var a = t.constant(X);
+    Var penalty;
+    for (std::size_t l = 0; l < W_.size(); ++l) {
+      const Var w = t.param(W_[l]);
+      const Var b = t.param(b_[l]);
+      a = matmul(a, w) + b;
+      if (l + 1 < W_.size()) a = tanh(a);
+      penalty = l == 0 ? l2_penalty(w) : penalty + l2_penalty(w);
+    }
+    return softmax_cross_entropy(a, y, Reduction::sum) + reg * penalty;
+  }
+
+  // One full-batch gradient-descent step; returns the objective before the update.
+  double train_step(autograd::Tape& t, const Matrix& X, const Labels& y, double rate) {
+    t.clear();
+    for (auto* ps : {&W_, &b_}) {
+      for (autograd::Parameter& p : *ps) p.zero_grad();
+    }
+    const autograd::Var loss = objective(t, X, y);
+    t.backward(loss);
+    for (auto* ps : {&W_, &b_}) {
+      for (autograd::Parameter& p : *ps) xt::noalias(p.value) -= rate * p.grad;
+    }
+    return loss.value()(0, 0);
+  }
+
+  const std::vector<autograd::Parameter>& weights() const { return W_; }
+
+ private:
+  std::vector<autograd::Parameter> W_, b_;
+};
+
+}  // namespace bench

@@ -1,0 +1,154 @@
+// Steady-state training allocates nothing: after a warm-up step, 100 training steps of each
+// benchmark workload (S, W, B) make no heap allocation. A deterministic count, not a timing.
+//
+// Every allocation of this test binary is counted: the global operator new/delete are replaced
+// here, and the C allocation functions are wrapped at link time (--wrap, see tests/CMakeLists.txt),
+// because with XTENSOR_USE_XSIMD xtensor's buffers come from posix_memalign, not operator new.
+// Allocations inside shared libraries other than through operator new (OpenBLAS's own buffer pool)
+// are not seen; the engine's own code and the xtensor code it instantiates all are.
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include <catch2/catch.hpp>
+
+#include "autograd/autograd.hpp"
+#include "bench/workloads.hpp"
+
+namespace {
+
+std::atomic<std::size_t> allocation_count{0};
+
+void count() { allocation_count.fetch_add(1, std::memory_order_relaxed); }
+
+// Not inlined into the operators delete, where GCC would warn of free() on memory from new.
+[[gnu::noinline]] void release(void* p) noexcept { std::free(p); }
+
+}  // namespace
+
+// --- C allocation functions, wrapped by the linker: a call to malloc in this program's own code
+// arrives at __wrap_malloc, and __real_malloc is the C library's.
+extern "C" {
+void* __real_malloc(std::size_t size);
+void* __real_calloc(std::size_t n, std::size_t size);
+void* __real_realloc(void* p, std::size_t size);
+int __real_posix_memalign(void** p, std::size_t alignment, std::size_t size);
+void* __real_aligned_alloc(std::size_t alignment, std::size_t size);
+
+void* __wrap_malloc(std::size_t size) {
+  count();
+  return __real_malloc(size);
+}
+void* __wrap_calloc(std::size_t n, std::size_t size) {
+  count();
+  return __real_calloc(n, size);
+}
+void* __wrap_realloc(void* p, std::size_t size) {
+  count();
+  return __real_realloc(p, size);
+}
+int __wrap_posix_memalign(void** p, std::size_t alignment, std::size_t size) {
+  count();
+  return __real_posix_memalign(p, alignment, size);
+}
+void* __wrap_aligned_alloc(std::size_t alignment, std::size_t size) {
+  count();
+  return __real_aligned_alloc(alignment, size);
+}
+}
+
+// --- The global operator new and delete. The array and nothrow forms of the standard library call
+// these, so replacing them sees every new expression.
+void* operator new(std::size_t size) {
+  count();
+  if (void* p = __real_malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void* operator new(std::size_t size, std::align_val_t alignment) {
+  count();
+  void* p = nullptr;
+  const auto a = std::max(static_cast<std::size_t>(alignment), sizeof(void*));
+  if (__real_posix_memalign(&p, a, size == 0 ? 1 : size) == 0) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t size) { return ::operator new(size); }
+void* operator new[](std::size_t size, std::align_val_t alignment) { return ::operator new(size, alignment); }
+void operator delete(void* p) noexcept { release(p); }
+void operator delete(void* p, std::size_t) noexcept { release(p); }
+void operator delete(void* p, std::align_val_t) noexcept { release(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { release(p); }
+void operator delete[](void* p) noexcept { release(p); }
+void operator delete[](void* p, std::size_t) noexcept { release(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { release(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { release(p); }
+
+namespace {
+
+// Where the self-check stores what it allocated, so the compiler cannot drop the allocation.
+void* volatile sink = nullptr;
+
+std::size_t allocations() { return allocation_count.load(std::memory_order_relaxed); }
+
+// Allocations made while f runs.
+template <class F>
+std::size_t allocations_during(F&& f) {
+  const std::size_t before = allocations();
+  f();
+  return allocations() - before;
+}
+
+}  // namespace
+
+TEST_CASE("the allocation counter sees every kind of allocation", "[allocations]") {
+  // If any of these were invisible, a zero count below would prove nothing.
+  CHECK(allocations_during([] {
+          int* p = new int(1);
+          sink = p;
+          delete p;
+        }) == 1);
+  CHECK(allocations_during([] {
+          std::vector<double> v(10);
+          sink = v.data();
+        }) == 1);
+  CHECK(allocations_during([] {
+          void* p = std::malloc(16);
+          sink = p;
+          std::free(p);
+        }) == 1);
+  CHECK(allocations_during([] {
+          autograd::Matrix m = autograd::Matrix::from_shape({3, 4});
+          sink = m.data();
+        }) == 1);
+  CHECK(allocations_during([] {
+          autograd::Parameter w(autograd::Matrix{{1.0, 2.0}});
+          autograd::Tape t;
+          t.backward(autograd::l2_penalty(t.param(w)));
+        }) >= 1);
+}
+
+TEST_CASE("steady-state training steps allocate nothing", "[allocations]") {
+  // B with 256 rows instead of 4096: the same layers and shapes of weights, a shorter test.
+  const std::string which = GENERATE(as<std::string>{}, "S", "W", "B");
+  const bench::Problem p = which == "S"   ? bench::blog_problem(AUTOGRAD_TEST_DATA, 3, 101)
+                           : which == "W" ? bench::blog_problem(AUTOGRAD_TEST_DATA, 50, 101)
+                                          : bench::blas_problem(256, 101);
+  bench::EngineNet net(p.W0);
+  autograd::Tape tape;
+
+  const std::size_t warm_up = allocations_during([&] { net.train_step(tape, p.X, p.y, p.rate); });
+  std::size_t steady = 0;
+  double first_loss = 0.0, last_loss = 0.0;
+  for (int step = 0; step < 100; ++step) {
+    steady += allocations_during([&] {
+      last_loss = net.train_step(tape, p.X, p.y, p.rate);
+    });
+    if (step == 0) first_loss = last_loss;
+  }
+  INFO(which << ": the warm-up step allocated " << warm_up << " times, the next 100 steps "
+             << steady << " times");
+  CHECK(warm_up > 0);  // the first step sizes the tape's buffers: the counter must see it
+  CHECK(steady == 0);
+  // The steps did train (a step that skipped its work would allocate nothing too).
+  CHECK(last_loss < first_loss);
+}
