@@ -453,6 +453,15 @@ void copy_labels(const std::string& path, Labels& y) {
 
 }  // namespace
 
+autograd::Matrix load_npy_matrix(const std::string& path) {
+  const NpyHeader h = read_npy_header(path);
+  if (h.descr != native_descr('f', 8) || h.shape.size() != 2) {
+    throw std::runtime_error(path + ": expected a 2-D float64 array, got dtype '" + h.descr +
+                             "' and shape " + shape_text(h.shape));
+  }
+  return load_npy_named<double>(path);  // fortran_order files are copied into row-major here
+}
+
 Dataset load_npy(const std::string& x_path, const std::string& y_path) {
   const NpyHeader xh = read_npy_header(x_path);
   if (xh.descr != native_descr('f', 8) || xh.shape.size() != 2) {
@@ -477,7 +486,7 @@ Dataset load_npy(const std::string& x_path, const std::string& y_path) {
   }
 
   Dataset data;
-  data.X = load_npy_named<double>(x_path);  // fortran_order files are copied into row-major here
+  data.X = load_npy_matrix(x_path);
   if (is_i8) {
     copy_labels<std::int64_t>(y_path, data.y);
   } else {

@@ -40,6 +40,11 @@ Dataset load_csv(const std::string& path);
 // truncated file, wrong dtype or shape, row counts that disagree, a negative label.
 Dataset load_npy(const std::string& x_path, const std::string& y_path);
 
+// One 2-D float64 array from a .npy file, checked first: a wrong dtype or shape, a truncated file
+// (which xt::load_npy would fill with uninitialised memory) or a missing file throws
+// std::runtime_error naming the file.
+autograd::Matrix load_npy_matrix(const std::string& path);
+
 // Seeded shuffle, then the first ceil(test_fraction * rows) shuffled rows become the test part and
 // the rest the training part (sklearn's ShuffleSplit). Returns {train, test}; both keep `classes`.
 // Throws std::invalid_argument if test_fraction is not in (0, 1) or leaves a part empty.

@@ -7,6 +7,8 @@
 
 #include <xtensor/xnpy.hpp>
 
+#include "nn/data.hpp"
+
 namespace nn {
 
 namespace fs = std::filesystem;
@@ -20,28 +22,8 @@ std::string param_file(std::size_t layer, const char* what) {
   return "layer" + std::to_string(layer) + "_" + what + ".npy";
 }
 
-// Runs write(tmp) and renames tmp to path; on any failure removes tmp and throws naming path.
-template <class Write>
-void write_atomically(const fs::path& path, Write&& write) {
-  const fs::path tmp = path.string() + ".tmp";
-  try {
-    write(tmp);
-    fs::rename(tmp, path);
-  } catch (const std::exception& e) {
-    std::error_code ignored;
-    fs::remove(tmp, ignored);
-    throw std::runtime_error("cannot write '" + path.string() + "': " + e.what());
-  }
-}
-
 Matrix load_param(const fs::path& path, std::size_t rows, std::size_t cols) {
-  if (!fs::exists(path)) throw std::runtime_error(path.string() + ": missing");
-  Matrix m;
-  try {
-    m = xt::load_npy<double>(path.string());
-  } catch (const std::exception& e) {
-    throw std::runtime_error(path.string() + ": not a 2-D float64 .npy file (" + e.what() + ")");
-  }
+  const Matrix m = load_npy_matrix(path.string());
   if (m.shape(0) != rows || m.shape(1) != cols) {
     throw std::runtime_error(path.string() + ": shape " + autograd::shape_str(m) +
                              ", but model.txt says [" + std::to_string(rows) + " x " +
@@ -53,24 +35,36 @@ Matrix load_param(const fs::path& path, std::size_t rows, std::size_t cols) {
 }  // namespace
 
 void save_model(const MLP& model, const std::string& folder) {
-  const fs::path dir(folder);
+  // The whole model is written into a fresh sibling folder, which then replaces `folder` in two
+  // renames: a failure at any point leaves the previous model (if any) as it was.
+  const fs::path dir = fs::path(folder).lexically_normal();
+  const fs::path staging = dir.string() + ".saving";
+  const fs::path previous = dir.string() + ".previous";
   std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) throw std::runtime_error("cannot create folder '" + folder + "': " + ec.message());
-  for (std::size_t i = 0; i < model.layers().size(); ++i) {
-    const Dense& layer = model.layers()[i];
-    write_atomically(dir / param_file(i, "W"), [&](const fs::path& p) { xt::dump_npy(p.string(), layer.W.value); });
-    write_atomically(dir / param_file(i, "b"), [&](const fs::path& p) { xt::dump_npy(p.string(), layer.b.value); });
-  }
-  // The manifest goes last: a folder with a manifest has all its parameter files.
-  write_atomically(dir / manifest_name, [&](const fs::path& p) {
-    std::ofstream out(p);
+  fs::remove_all(staging, ec);
+  fs::create_directories(staging, ec);
+  if (ec) throw std::runtime_error("cannot create folder '" + staging.string() + "': " + ec.message());
+  try {
+    for (std::size_t i = 0; i < model.layers().size(); ++i) {
+      const Dense& layer = model.layers()[i];
+      xt::dump_npy((staging / param_file(i, "W")).string(), layer.W.value);
+      xt::dump_npy((staging / param_file(i, "b")).string(), layer.b.value);
+    }
+    std::ofstream out(staging / manifest_name);
     out << format_line << "\nactivation " << to_string(model.activation()) << "\nsizes";
     for (std::size_t s : model.sizes()) out << ' ' << s;
     out << '\n';
     out.close();
-    if (!out) throw std::runtime_error("write failed");
-  });
+    if (!out) throw std::runtime_error("writing " + (staging / manifest_name).string() + " failed");
+    fs::remove_all(previous);
+    if (fs::exists(dir)) fs::rename(dir, previous);
+    fs::rename(staging, dir);
+  } catch (const std::exception& e) {
+    if (!fs::exists(dir, ec) && fs::exists(previous, ec)) fs::rename(previous, dir, ec);
+    fs::remove_all(staging, ec);
+    throw std::runtime_error("cannot save the model to '" + folder + "': " + e.what());
+  }
+  fs::remove_all(previous, ec);
 }
 
 MLP load_model(const std::string& folder) {

@@ -7,8 +7,9 @@
 
 namespace nn {
 
-// Writes every file under a temporary name and renames it into place, so that a failed save leaves
-// no half-written file. Creates the folder if needed. Throws std::runtime_error naming the path.
+// Writes the model into a sibling folder FOLDER.saving, then puts it in place of FOLDER, so that a
+// failed save leaves no half-written model and any previous one untouched. Throws
+// std::runtime_error naming the path.
 void save_model(const MLP& model, const std::string& folder);
 
 // Throws std::runtime_error naming the file and the problem: missing, malformed manifest line,

@@ -46,6 +46,13 @@ expect_error "text.csv: line 2" --data "$work/text.csv" --hidden 3
 touch "$work/a-file"
 expect_error "cannot create output folder" --hidden 3 --passes 1 --out "$work/a-file/sub"
 
+# A model that fails to load leaves the output folder as it was.
+cp -r "$work/model" "$work/broken-model"
+truncate -s -8 "$work/broken-model/layer0_W.npy"
+mkdir -p "$work/kept" && echo "earlier picture" > "$work/kept/boundary.png"
+expect_error "layer0_W.npy: truncated" --classes 3 --samples 300 --load "$work/broken-model" --out "$work/kept"
+[ "$(cat "$work/kept/boundary.png")" = "earlier picture" ] || fail "a failed --load changed the output folder"
+
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed"
   exit 1

@@ -206,6 +206,18 @@ TEST_CASE("a saved model loads with identical predictions", "[nn]") {
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("saving over a model replaces it whole", "[nn]") {
+  const auto dir = temp_folder("replace");
+  nn::save_model(nn::MLP({2, 4, 4, 2}, nn::Activation::relu, 1), dir.string());
+  nn::MLP smaller({2, 3, 2}, nn::Activation::tanh, 2);
+  nn::save_model(smaller, dir.string());
+  CHECK_FALSE(std::filesystem::exists(dir / "layer2_W.npy"));  // nothing left of the deeper model
+  CHECK(nn::load_model(dir.string()).sizes() == smaller.sizes());
+  CHECK_FALSE(std::filesystem::exists(dir.string() + ".saving"));
+  CHECK_FALSE(std::filesystem::exists(dir.string() + ".previous"));
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("bad model files are named with their problem", "[nn]") {
   const auto dir = temp_folder("bad");
   nn::MLP model({2, 3, 2}, nn::Activation::tanh, 1);
@@ -219,9 +231,19 @@ TEST_CASE("bad model files are named with their problem", "[nn]") {
     CHECK_THROWS_WITH(nn::load_model(dir.string()),
                       Contains("layer1_W.npy") && Contains("[4 x 2]") && Contains("[3 x 2]"));
   }
-  SECTION("a truncated weight file") {
+  SECTION("a weight file truncated inside its header") {
     std::filesystem::resize_file(dir / "layer0_b.npy", 20);
-    CHECK_THROWS_WITH(nn::load_model(dir.string()), Contains("layer0_b.npy"));
+    CHECK_THROWS_WITH(nn::load_model(dir.string()), Contains("layer0_b.npy") && Contains("truncated"));
+  }
+  SECTION("a weight file truncated inside its data") {
+    // xt::load_npy alone would fill the missing values with uninitialised memory.
+    const auto w = dir / "layer1_W.npy";
+    std::filesystem::resize_file(w, std::filesystem::file_size(w) - 8);
+    CHECK_THROWS_WITH(nn::load_model(dir.string()), Contains("layer1_W.npy") && Contains("truncated"));
+  }
+  SECTION("a weight file of the wrong dtype") {
+    xt::dump_npy((dir / "layer0_W.npy").string(), xt::xtensor<std::int64_t, 2>(xt::zeros<std::int64_t>({2, 3})));
+    CHECK_THROWS_WITH(nn::load_model(dir.string()), Contains("layer0_W.npy") && Contains("float64") && Contains("<i8"));
   }
   SECTION("a manifest that disagrees with the weights") {
     std::ofstream(manifest) << "autograd-mlp 1\nactivation tanh\nsizes 2 4 2\n";
