@@ -10,6 +10,7 @@
 #include <xtensor/xoperation.hpp>
 
 #include "autograd/blas.hpp"
+#include "autograd/kernels.hpp"
 
 namespace autograd {
 
@@ -45,14 +46,38 @@ Var unary(const OpDef& op, const Var& a, F&& f, double scalar = 0.0) {
   return t.result(n);
 }
 
-// out = f(a, b) elementwise with broadcasting.
+// out = kernel(a) elementwise, by one of the vectorised kernels over the whole array (kernels.hpp).
+Var unary_kernel(const OpDef& op, const Var& a, void (*kernel)(const double*, double*, std::size_t)) {
+  Tape& t = a.tape();
+  Node& n = t.record(op, a);
+  const Matrix& x = t.value(n.in[0]);
+  n.value.resize(x.shape());
+  kernel(x.data(), n.value.data(), x.size());
+  return t.result(n);
+}
+
+// out = f(a, b) elementwise with broadcasting; f combines two numbers. Row by row, a row or column
+// of size 1 reused: xtensor's broadcasting assignment took several times longer on short rows.
 template <class F>
 Var binary(const OpDef& op, const Var& a, const Var& b, F&& f) {
   const auto shape = broadcast_shape(op.name, a.value(), b.value());
   Tape& t = a.tape();
   Node& n = t.record(op, a, b);
   n.value.resize(shape);
-  xt::noalias(n.value) = f(t.value(n.in[0]), t.value(n.in[1]));
+  const Matrix& x = t.value(n.in[0]);
+  const Matrix& y = t.value(n.in[1]);
+  const std::size_t rows = shape[0], cols = shape[1];
+  const bool x_row = x.shape(1) == cols, y_row = y.shape(1) == cols;  // else one column, reused
+  for (std::size_t r = 0; r < rows; ++r) {
+    const double* xr = x.data() + (x.shape(0) == 1 ? 0 : r) * x.shape(1);
+    const double* yr = y.data() + (y.shape(0) == 1 ? 0 : r) * y.shape(1);
+    double* out = n.value.data() + r * cols;
+    if (x_row && y_row) {
+      for (std::size_t c = 0; c < cols; ++c) out[c] = f(xr[c], yr[c]);
+    } else {
+      for (std::size_t c = 0; c < cols; ++c) out[c] = f(xr[x_row ? c : 0], yr[y_row ? c : 0]);
+    }
+  }
   return t.result(n);
 }
 
@@ -69,14 +94,26 @@ template <class OnRow>
 void row_softmax(const Matrix& z, Matrix& p, OnRow&& on_row) {
   const std::size_t rows = z.shape(0), cols = z.shape(1);
   p.resize(z.shape());
+  const auto row_max = [&](std::size_t r) {
+    const double* zr = z.data() + r * cols;
+    return *std::max_element(zr, zr + cols);
+  };
+  // p = z − rowmax, then exp over the whole array at once: rows are often short (2 or 10 classes)
+  // and the vectorised kernel needs long arrays.
   for (std::size_t r = 0; r < rows; ++r) {
-    double m = z(r, 0);
-    for (std::size_t c = 1; c < cols; ++c) m = std::max(m, z(r, c));
+    const double m = row_max(r);
+    const double* zr = z.data() + r * cols;
+    double* pr = p.data() + r * cols;
+    for (std::size_t c = 0; c < cols; ++c) pr[c] = zr[c] - m;
+  }
+  kernels::exp(p.data(), p.data(), p.size());
+  for (std::size_t r = 0; r < rows; ++r) {
+    double* pr = p.data() + r * cols;
     double s = 0.0;
-    for (std::size_t c = 0; c < cols; ++c) s += (p(r, c) = std::exp(z(r, c) - m));
+    for (std::size_t c = 0; c < cols; ++c) s += pr[c];
     const double inv = 1.0 / s;
-    for (std::size_t c = 0; c < cols; ++c) p(r, c) *= inv;
-    on_row(r, m + std::log(s));
+    for (std::size_t c = 0; c < cols; ++c) pr[c] *= inv;
+    on_row(r, row_max(r) + std::log(s));
   }
 }
 
@@ -196,7 +233,7 @@ Var matmul(const Var& a, const Var& b) {
 }
 
 Var add(const Var& a, const Var& b) {
-  return binary(add_op, a, b, [](const Matrix& x, const Matrix& y) { return x + y; });
+  return binary(add_op, a, b, [](double x, double y) { return x + y; });
 }
 
 Var sub(const Var& a, const Var& b) {
@@ -206,7 +243,7 @@ Var sub(const Var& a, const Var& b) {
 }
 
 Var mul(const Var& a, const Var& b) {
-  return binary(mul_op, a, b, [](const Matrix& x, const Matrix& y) { return x * y; });
+  return binary(mul_op, a, b, [](double x, double y) { return x * y; });
 }
 
 Var scale(const Var& a, double c) {
@@ -228,9 +265,7 @@ Var mean(const Var& a) {
   return scale(sum(a), 1.0 / static_cast<double>(count));
 }
 
-Var tanh(const Var& a) {
-  return unary(tanh_op, a, [](const Matrix& x) { return xt::tanh(x); });
-}
+Var tanh(const Var& a) { return unary_kernel(tanh_op, a, kernels::tanh); }
 
 Var sigmoid(const Var& a) {
   // exp(−x) overflows to inf for x < −709, and 1 / inf = 0 is the right limit.
@@ -241,9 +276,7 @@ Var relu(const Var& a) {
   return unary(relu_op, a, [](const Matrix& x) { return xt::maximum(x, 0.0); });
 }
 
-Var exp(const Var& a) {
-  return unary(exp_op, a, [](const Matrix& x) { return xt::exp(x); });
-}
+Var exp(const Var& a) { return unary_kernel(exp_op, a, kernels::exp); }
 
 Var log(const Var& a) {
   return unary(log_op, a, [](const Matrix& x) { return xt::log(x); });

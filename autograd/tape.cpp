@@ -157,6 +157,31 @@ Matrix& Tape::grad_target(std::uint32_t i, bool& add) {
   return n.grad;
 }
 
+void Tape::accumulate_sum_to(std::uint32_t i, const Matrix& e) {
+  if (!nodes_[i]->requires_grad) return;
+  const Matrix& v = value(i);
+  const std::size_t R = e.shape(0), C = e.shape(1);
+  const std::size_t r = v.shape(0), c = v.shape(1);
+  if (R == r && C == c) return accumulate(i, e);
+  if ((r != R && r != 1) || (c != C && c != 1)) grad_shape_error(i, R, C);
+  bool add = false;
+  Matrix& g = grad_target(i, add);
+  if (!add) g.fill(0.0);
+  // Rows (or columns) that were broadcast in the forward pass receive the sum of their copies' grads.
+  // Row pointers instead of g(a, b): the element-indexed loop was 9% of training the blog's net.
+  for (std::size_t a = 0; a < R; ++a) {
+    const double* ea = e.data() + a * C;
+    double* ga = g.data() + (r == 1 ? 0 : a) * c;
+    if (c == C) {
+      for (std::size_t b = 0; b < C; ++b) ga[b] += ea[b];
+    } else {
+      double s = 0.0;
+      for (std::size_t b = 0; b < C; ++b) s += ea[b];
+      ga[0] += s;
+    }
+  }
+}
+
 void Tape::grad_shape_error(std::uint32_t i, std::size_t rows, std::size_t cols) const {
   const Node& n = *nodes_[i];
   throw std::logic_error("backward: a gradient of shape [" + std::to_string(rows) + " x " +

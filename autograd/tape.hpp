@@ -142,6 +142,7 @@ class Tape {
   // grad(i) += e summed down to input i's shape: the backward of a broadcast.
   template <class E>
   void accumulate_sum_to(std::uint32_t i, const E& e);
+  void accumulate_sum_to(std::uint32_t i, const Matrix& e);  // the same, a row at a time
 
  private:
   friend class Var;
