@@ -18,6 +18,10 @@
 
 #include "nn/data.hpp"
 #include "nn/random.hpp"
+#include "test_support.hpp"
+
+using test_support::error_of;
+using test_support::TempDir;
 
 using Catch::Matchers::Contains;
 using Catch::Matchers::WithinAbs;
@@ -27,32 +31,6 @@ namespace {
 
 const std::string data_dir = AUTOGRAD_TEST_DATA;
 
-// A fresh folder under the system's temporary folder, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    namespace fs = std::filesystem;
-    std::random_device rd;
-    path_ = fs::temp_directory_path() /
-            ("autograd-test-data-" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string path(const std::string& name) const { return (path_ / name).string(); }
-  std::string write(const std::string& name, const std::string& contents) const {
-    std::ofstream(path(name), std::ios::binary) << contents;
-    return path(name);
-  }
-
- private:
-  std::filesystem::path path_;
-};
 
 // Exact equality of shape and every element (the xtensor operator does not mix with Catch's
 // expression capture).
@@ -64,16 +42,6 @@ std::size_t count_label(const autograd::Labels& y, int label) {
   return static_cast<std::size_t>(std::count(y.begin(), y.end(), label));
 }
 
-// Message of the std::exception thrown by f, or "" if none is thrown.
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
 
 }  // namespace
 

@@ -10,6 +10,7 @@
 #include "nn/layers.hpp"
 #include "nn/serialize.hpp"
 #include "nn/train.hpp"
+#include "test_support.hpp"
 
 using namespace autograd;
 using Catch::Matchers::Contains;
@@ -70,11 +71,6 @@ nn::Dataset blog_data() {
   return {blog::load_matrix("moons200_X.npy"), blog::load_labels("moons200_y.npy"), 2};
 }
 
-std::filesystem::path temp_folder(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() / ("autograd-test-nn-" + name);
-  std::filesystem::remove_all(dir);
-  return dir;
-}
 
 }  // namespace
 
@@ -192,7 +188,8 @@ TEST_CASE("three classes and deeper networks train", "[nn]") {
 }
 
 TEST_CASE("a saved model loads with identical predictions", "[nn]") {
-  const auto dir = temp_folder("save");
+  const test_support::TempDir tmp;
+  const auto dir = tmp.path() / "model";
   nn::MLP model({2, 6, 5, 3}, nn::Activation::sigmoid, 9);
   const nn::Dataset data = nn::make_spiral(30, 3, 0.2, 2);
   nn::save_model(model, dir.string());
@@ -203,11 +200,11 @@ TEST_CASE("a saved model loads with identical predictions", "[nn]") {
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     CHECK(entry.path().extension() != ".tmp");
   }
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("saving over a model replaces it whole", "[nn]") {
-  const auto dir = temp_folder("replace");
+  const test_support::TempDir tmp;
+  const auto dir = tmp.path() / "model";
   nn::save_model(nn::MLP({2, 4, 4, 2}, nn::Activation::relu, 1), dir.string());
   nn::MLP smaller({2, 3, 2}, nn::Activation::tanh, 2);
   nn::save_model(smaller, dir.string());
@@ -215,11 +212,11 @@ TEST_CASE("saving over a model replaces it whole", "[nn]") {
   CHECK(nn::load_model(dir.string()).sizes() == smaller.sizes());
   CHECK_FALSE(std::filesystem::exists(dir.string() + ".saving"));
   CHECK_FALSE(std::filesystem::exists(dir.string() + ".previous"));
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("bad model files are named with their problem", "[nn]") {
-  const auto dir = temp_folder("bad");
+  const test_support::TempDir tmp;
+  const auto dir = tmp.path() / "model";
   nn::MLP model({2, 3, 2}, nn::Activation::tanh, 1);
   nn::save_model(model, dir.string());
   const auto manifest = (dir / "model.txt").string();
@@ -257,5 +254,4 @@ TEST_CASE("bad model files are named with their problem", "[nn]") {
     std::ofstream(dir / "file") << "x";
     CHECK_THROWS_WITH(nn::save_model(model, (dir / "file" / "sub").string()), Contains("file"));
   }
-  std::filesystem::remove_all(dir);
 }

@@ -4,23 +4,11 @@
 #include <catch2/catch.hpp>
 
 #include "autograd/autograd.hpp"
+#include "test_support.hpp"
 
 using namespace autograd;
 using Catch::Matchers::Contains;
-
-namespace {
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
-}  // namespace
+using test_support::error_of;
 
 TEST_CASE("a training step records, differentiates, updates and clears", "[tape]") {
   Parameter w(Matrix{{1.0, -2.0}}, "w");
