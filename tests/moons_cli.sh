@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The moons program as a user runs it: the walkthrough with few passes, an exercise with save and
 # load, and bad input (each must exit non-zero with a message naming what was wrong).
-# usage: moons_cli.sh MOONS_BINARY SCRATCH_FOLDER
+# usage: moons_cli.sh MOONS_BINARY SCRATCH_FOLDER TEST_DATA_FOLDER
 set -u
 moons=$1
 work=$2
+data=$3
 rm -rf "$work" && mkdir -p "$work"
 failures=0
 fail() { echo "FAILED: $*"; failures=$((failures + 1)); }
@@ -43,6 +44,11 @@ printf 'x0,x1,label\n0.1,0.2,0\n0.3,1\n' > "$work/ragged.csv"
 expect_error "ragged.csv: line 3" --data "$work/ragged.csv" --hidden 3
 printf 'x0,x1,label\n0.1,abc,0\n' > "$work/text.csv"
 expect_error "text.csv: line 2" --data "$work/text.csv" --hidden 3
+out=$("$moons" --data "$data/moons200_X.npy" --labels "$data/moons200_y.npy" --passes 200 --out "$work/npy" 2>&1) \
+  || fail "training on .npy files exited non-zero: $out"
+grep -qF "Training 2-3-2 tanh on 160 points" <<<"$out" || fail "the .npy data were not used: $out"
+expect_error "--data: a .npy file of features needs --labels" --data "$data/moons200_X.npy"
+expect_error "moons200_X.npy: expected 1-D integer labels" --data "$data/moons200_X.npy" --labels "$data/moons200_X.npy"
 touch "$work/a-file"
 expect_error "cannot create output folder" --hidden 3 --passes 1 --out "$work/a-file/sub"
 

@@ -169,9 +169,10 @@ int walkthrough(const moons::Options& o) {
 
 // One model: the post's exercises (minibatches, schedules, activations, 3 classes, more layers).
 int single_model(const moons::Options& o) {
-  nn::Dataset data = !o.data.empty()  ? nn::load_csv(o.data)
-                     : o.classes == 3 ? nn::make_spiral(o.samples / 3, 3, 0.2, o.seed)
-                                      : nn::make_moons(o.samples, o.noise, o.seed);
+  nn::Dataset data = !o.labels.empty() ? nn::load_npy(o.data, o.labels)
+                     : !o.data.empty()   ? nn::load_csv(o.data)
+                     : o.classes == 3    ? nn::make_spiral(o.samples / 3, 3, 0.2, o.seed)
+                                         : nn::make_moons(o.samples, o.noise, o.seed);
   nn::check_dataset(data, o.data.empty() ? "data" : o.data);
   const auto [train_set, test_set] = nn::train_test_split(data, 0.2, o.seed);
   const Output out(o.out);

@@ -82,7 +82,9 @@ Any model flag trains one model instead (the post's exercises):
   --samples N          generated points when no --data is given (default 200)
   --noise X            noise of the generated data (default 0.2)
   --seed N             seed for data, weights and minibatch order (default 0)
-  --data FILE          a CSV file: feature columns, then an integer label
+  --data FILE          a CSV file (feature columns, then an integer label), or a .npy file
+                       of float64 features [rows x features] together with --labels
+  --labels FILE        a .npy file of integer labels, one per row of a .npy --data
   --save DIR           save the trained model (one .npy per parameter + model.txt)
   --load DIR           evaluate a saved model instead of training
 Always:
@@ -127,6 +129,7 @@ Options parse(const std::vector<std::string>& args) {
     else if (flag == "--noise") o.noise = to_real(flag, value, 0.0, 100.0);
     else if (flag == "--seed") o.seed = to_count(flag, value, true);
     else if (flag == "--data") o.data = value;
+    else if (flag == "--labels") o.labels = value;
     else if (flag == "--save") o.save = value;
     else if (flag == "--load") o.load = value;
     else {
@@ -137,11 +140,14 @@ Options parse(const std::vector<std::string>& args) {
       else if (flag == "--out") o.out = value;
       else throw std::invalid_argument("unknown flag '" + flag + "' (see --help)");
     }
-    if (value.empty() && (flag == "--data" || flag == "--save" || flag == "--load" || flag == "--out")) {
+    if (value.empty() && (flag == "--data" || flag == "--labels" || flag == "--save" || flag == "--load" || flag == "--out")) {
       throw std::invalid_argument(flag + ": empty path");
     }
     if (model_flag) o.walkthrough = false;
   }
+  const bool npy = o.data.size() >= 4 && o.data.compare(o.data.size() - 4, 4, ".npy") == 0;
+  if (npy && o.labels.empty()) throw std::invalid_argument("--data: a .npy file of features needs --labels");
+  if (!npy && !o.labels.empty()) throw std::invalid_argument("--labels: goes with a .npy --data file");
   return o;
 }
 

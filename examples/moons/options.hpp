@@ -25,7 +25,8 @@ struct Options {
   std::size_t samples = 200;              // generated data when --data is not given
   double noise = 0.2;
   std::uint64_t seed = 0;
-  std::string data;                       // a .csv file
+  std::string data;                       // a .csv file, or a .npy file of features
+  std::string labels;                     // the .npy file of labels that goes with a .npy --data
   std::string out = "moons-out";
   std::string save;
   std::string load;
