@@ -1,0 +1,100 @@
+#pragma once
+// The kernels' loops for one instruction set Arch, included only by the files compiled for it
+// (kernels_avx2.cpp, kernels_avx512.cpp). Everything here is a template on Arch, so the copies
+// compiled with different instruction sets are different functions to the linker.
+//
+// exp and tanh are written out here rather than taken from xsimd: xsimd 8.1's exp divides once and
+// its tanh three times (exp, 1/(1 + e), and a rational function), and divisions are slow. These take
+// 0.7 ns per element on AVX-512 (xsimd's tanh: 2.0 ns), 1.35 ns on AVX2 (3.6 ns), with the same
+// accuracy: at most 2 ulp from the C library over the test's grid (tests/bench/test_kernels.cpp).
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+#include <xsimd/xsimd.hpp>
+
+namespace autograd::kernels::simd {
+
+// e^y for y in [-708, 709], where the result is a normal double (the caller makes sure).
+// y = k·ln2 + r with k an integer and |r| <= ln2/2; ln2 in two parts (Cody and Waite), so that k·ln2_hi
+// is exact and r is y's remainder to full precision. e^r by its Taylor series to r^13, whose
+// truncation error is below 5e-18 relative; 2^k is written straight into the exponent bits.
+template <class Arch>
+xsimd::batch<double, Arch> exp_in_range(const xsimd::batch<double, Arch>& y) {
+  using batch = xsimd::batch<double, Arch>;
+  using bits = xsimd::batch<std::uint64_t, Arch>;
+  const batch shift(0x1.8p52);  // adding it rounds to an integer, which lands in the low bits
+  const batch k_shifted = xsimd::fma(y, batch(1.4426950408889634), shift);  // y / ln2 + shift
+  const batch k = k_shifted - shift;
+  const batch r = xsimd::fnma(k, batch(6.93147180369123816490e-01), y) - k * batch(1.90821492927058770002e-10);
+  batch p(1.0 / 6227020800.0);  // 1/13!
+  for (const double c : {1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0,
+                         1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0,
+                         1.0 / 6.0, 0.5, 1.0, 1.0}) {
+    p = xsimd::fma(p, r, batch(c));
+  }
+  const bits k_int = xsimd::bitwise_cast<bits>(k_shifted) - xsimd::bitwise_cast<bits>(shift);
+  const batch two_to_k = xsimd::bitwise_cast<batch>((k_int + bits(1023)) << 52);
+  return p * two_to_k;
+}
+
+// tanh for |x| <= 20 (beyond 19.1 it is ±1 in double), with one division for both ranges:
+// |x| < 0.625: x + x·s·P(s)/Q(s) with s = x², Cephes' rational function (the one xsimd uses);
+// otherwise 1 − 2/(1 + e^{2|x|}). The sign of x is put back at the end.
+template <class Arch>
+xsimd::batch<double, Arch> tanh_in_range(const xsimd::batch<double, Arch>& x_signed) {
+  using batch = xsimd::batch<double, Arch>;
+  const batch one(1.0);
+  const batch x = xsimd::abs(x_signed);
+  const auto small = x < batch(0.625);
+  const batch s = x * x;
+  const batch P = xsimd::fma(xsimd::fma(batch(-9.64399179425052238628e-1), s,
+                                        batch(-9.92877231001918586564e1)), s,
+                             batch(-1.61468768441708447952e3));
+  const batch Q = xsimd::fma(xsimd::fma(xsimd::fma(one, s, batch(1.12811678491632931402e2)), s,
+                                        batch(2.23548839060100448583e3)), s,
+                             batch(4.84406305325125486048e3));
+  const batch e = exp_in_range<Arch>(xsimd::select(small, batch(0.0), x + x));
+  const batch t = xsimd::select(small, s * P, one) / xsimd::select(small, Q, one + e);
+  const batch magnitude = xsimd::select(small, xsimd::fma(t, x, x), xsimd::fma(batch(-2.0), t, one));
+  return magnitude ^ xsimd::bitofsign(x_signed);
+}
+
+// y = f(x) batch by batch; the last, partial batch goes through a padded copy, so that every
+// element gets the same function. A batch with a lane outside [lo, hi] (or NaN) is computed by the
+// C library's scalar f instead.
+template <class Arch, class Vector, class Scalar>
+void map(const double* x, double* y, std::size_t n, double lo, double hi, Vector vector_f,
+         Scalar scalar_f) {
+  using batch = xsimd::batch<double, Arch>;
+  constexpr std::size_t width = batch::size;
+  const batch low(lo), high(hi);
+  const auto one = [&](const double* in, double* out) {
+    const batch b = batch::load_unaligned(in);
+    if (xsimd::all((b >= low) & (b <= high))) {
+      vector_f(b).store_unaligned(out);
+    } else {
+      for (std::size_t k = 0; k < width; ++k) out[k] = scalar_f(in[k]);
+    }
+  };
+  std::size_t i = 0;
+  for (; i + width <= n; i += width) one(x + i, y + i);
+  if (i < n) {
+    double in[width] = {}, out[width];
+    for (std::size_t k = 0; i + k < n; ++k) in[k] = x[i + k];
+    one(in, out);
+    for (std::size_t k = 0; i + k < n; ++k) y[i + k] = out[k];
+  }
+}
+
+template <class Arch>
+void tanh(const double* x, double* y, std::size_t n) {
+  map<Arch>(x, y, n, -20.0, 20.0, tanh_in_range<Arch>, [](double v) { return std::tanh(v); });
+}
+
+template <class Arch>
+void exp(const double* x, double* y, std::size_t n) {
+  map<Arch>(x, y, n, -708.0, 709.0, exp_in_range<Arch>, [](double v) { return std::exp(v); });
+}
+
+}  // namespace autograd::kernels::simd
