@@ -19,7 +19,7 @@ class HandNet {
   }
 
   // One full-batch gradient-descent step. The blog computes its loss only when it prints it, so
-  // the objective (before the update) is computed only when asked for; otherwise 0.
+  // the objective (before the update) is computed only when asked for; otherwise NaN.
   double train_step(const Matrix& X, const Labels& y, double rate, bool want_loss) {
     const std::size_t L = W_.size();
     // Forward: a[l] = tanh(a[l−1]·W[l] + b[l]), a[−1] = X; scores of the last layer, softmax.
@@ -32,8 +32,9 @@ class HandNet {
     // Evaluated before the division: a lazy keep_dims reducer gives wrong results in xtensor 0.24.3.
     Matrix probs = exp_scores / xt::eval(xt::sum(exp_scores, {1}, xt::keep_dims));
 
-    double loss = 0.0;
+    double loss = NAN;
     if (want_loss) {
+      loss = 0.0;
       for (std::size_t i = 0; i < y.size(); ++i) loss -= std::log(probs(i, std::size_t(y[i])));
       for (const Matrix& w : W_) loss += reg / 2.0 * xt::sum(w * w)();
     }

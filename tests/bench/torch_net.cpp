@@ -16,7 +16,7 @@ torch::Tensor to_torch(const Matrix& m) {
 
 }  // namespace
 
-double torch_train(const Problem& p, double& seconds) {
+LastTwo torch_train(const Problem& p, double& seconds) {
   namespace F = torch::nn::functional;
   const torch::Tensor X = to_torch(p.X);
   const torch::Tensor y = torch::tensor(std::vector<std::int64_t>(p.y.begin(), p.y.end()), torch::kLong);
@@ -29,7 +29,7 @@ double torch_train(const Problem& p, double& seconds) {
   }
   torch::optim::SGD sgd(params, torch::optim::SGDOptions(p.rate));
 
-  double loss_value = 0.0;
+  LastTwo objective;
   const auto start = std::chrono::steady_clock::now();
   for (int pass = 0; pass < p.passes; ++pass) {
     sgd.zero_grad();
@@ -44,10 +44,10 @@ double torch_train(const Problem& p, double& seconds) {
         F::cross_entropy(a, y, F::CrossEntropyFuncOptions().reduction(torch::kSum)) + reg / 2.0 * penalty;
     loss.backward();
     sgd.step();
-    if (pass + 1 == p.passes) loss_value = loss.item<double>();
+    if (pass + 2 >= p.passes) objective.record(loss.item<double>());
   }
   seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return loss_value;
+  return objective;
 }
 
 void torch_set_threads(int n) { torch::set_num_threads(n); }

@@ -4,9 +4,9 @@
 
 namespace bench {
 
-// Trains p's model for p.passes full-batch steps with torch::optim::SGD. Returns the objective
-// before the last update; seconds is the time of the training loop alone (no data conversion).
-double torch_train(const Problem& p, double& seconds);
+// Trains p's model for p.passes full-batch steps with torch::optim::SGD. Returns the objective of
+// the last two passes (before their updates); seconds is the time of the training loop alone.
+LastTwo torch_train(const Problem& p, double& seconds);
 
 // Threads of torch's own parallel loops (its matrix products go to the process's OpenBLAS).
 void torch_set_threads(int n);
