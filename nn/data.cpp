@@ -9,12 +9,11 @@
 #include <cstring>
 #include <exception>
 #include <fstream>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <xtensor/xnpy.hpp>
 
 #include "random.hpp"
 
@@ -299,6 +298,9 @@ namespace {
 struct NpyHeader {
   std::string descr;  // e.g. "<f8"; a structured dtype's list text as it stands
   std::vector<std::size_t> shape;
+  bool fortran_order = false;
+  std::size_t count = 0;        // elements: the product of shape
+  std::size_t data_offset = 0;  // where the elements start in the file
 };
 
 std::string shape_text(const std::vector<std::size_t>& shape) {
@@ -345,13 +347,29 @@ std::string header_value(const std::string& header, const std::string& key) {
   return std::string(trim(value));
 }
 
-// Reads and checks the header ourselves: xt::load_npy neither names the file in its errors nor
-// notices a truncated file (it returns uninitialised memory for the missing part).
+// A header quoted in a message: a broken file can have a header of any length.
+std::string header_excerpt(std::string_view header) {
+  const std::string_view text = trim(header.substr(0, header.find_last_not_of('\n') + 1));
+  return text.size() <= 200 ? std::string(text) : std::string(text.substr(0, 200)) + "...";
+}
+
+// Reads and checks the header; read_npy_data then reads the elements it describes. xt::load_npy is
+// not used: it names no file in its errors, returns uninitialised memory for a truncated file,
+// misreads 1.0 header lengths whose low byte is 0x80 or more (sign extension), and allocates
+// whatever size a header claims before looking at the file. Here every size a header claims is
+// checked against the file's size before anything is allocated for it.
 NpyHeader read_npy_header(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     throw std::runtime_error("cannot open '" + path + "': " + std::strerror(errno));
   }
+  in.seekg(0, std::ios::end);
+  const std::streamoff end = in.tellg();
+  in.seekg(0);
+  if (!in || end < 0) {
+    throw std::runtime_error("cannot read '" + path + "'");
+  }
+  const auto file_size = static_cast<std::size_t>(end);
   char magic[8] = {};
   in.read(magic, sizeof magic);
   if (!in || std::memcmp(magic, "\x93NUMPY", 6) != 0) {
@@ -375,13 +393,22 @@ NpyHeader read_npy_header(const std::string& path) {
     throw std::runtime_error(path + ": .npy format version " + std::to_string(major) + "." +
                              std::to_string(minor) + " is not supported (only 1.0 and 2.0)");
   }
+  if (!in || file_size < prefix || header_len > file_size - prefix) {
+    throw std::runtime_error(path + ": truncated .npy header");
+  }
   std::string header(header_len, '\0');
   in.read(header.data(), static_cast<std::streamsize>(header_len));
   if (!in) {
     throw std::runtime_error(path + ": truncated .npy header");
   }
+  const std::string_view dict =
+      trim(std::string_view(header).substr(0, header.find_last_not_of('\n') + 1));
+  if (dict.size() < 2 || dict.front() != '{' || dict.back() != '}') {
+    throw std::runtime_error(path + ": .npy header is not a dictionary: " + header_excerpt(header));
+  }
 
   NpyHeader h;
+  h.data_offset = prefix + header_len;
   const std::string descr = header_value(header, "descr");
   if (descr.size() >= 2 && (descr.front() == '\'' || descr.front() == '"') &&
       descr.back() == descr.front()) {
@@ -389,56 +416,80 @@ NpyHeader read_npy_header(const std::string& path) {
   } else {
     h.descr = descr;  // a structured dtype: reported as is, never accepted
   }
+  const std::string order = header_value(header, "fortran_order");
+  if (order != "True" && order != "False") {
+    throw std::runtime_error(path + ": .npy header has no readable 'fortran_order': " +
+                             header_excerpt(header));
+  }
+  h.fortran_order = order == "True";
   const std::string shape = header_value(header, "shape");
   if (shape.size() < 2 || shape.front() != '(' || shape.back() != ')') {
-    throw std::runtime_error(path +
-                             ": .npy header has no readable 'shape': " + std::string(trim(header)));
+    throw std::runtime_error(path + ": .npy header has no readable 'shape': " + header_excerpt(header));
   }
-  std::size_t count = 1;
   for (std::string_view rest = std::string_view(shape).substr(1, shape.size() - 2);
        !trim(rest).empty();) {
     const std::size_t comma = rest.find(',');
     const std::string dim(trim(rest.substr(0, comma)));
-    char* end = nullptr;
-    const unsigned long long d = std::strtoull(dim.c_str(), &end, 10);
-    if (dim.empty() || end != dim.c_str() + dim.size()) {
-      throw std::runtime_error(path + ": .npy header has a bad 'shape': " + shape);
+    // Digits only: strtoull alone would take "-1" for 2^64 - 1.
+    errno = 0;
+    const unsigned long long d = std::strtoull(dim.c_str(), nullptr, 10);
+    if (dim.empty() || dim.find_first_not_of("0123456789") != std::string::npos || errno != 0 ||
+        d > std::numeric_limits<std::size_t>::max()) {
+      throw std::runtime_error(path + ": .npy header has a bad 'shape': " + header_excerpt(shape));
     }
     h.shape.push_back(static_cast<std::size_t>(d));
-    count *= static_cast<std::size_t>(d);
     if (comma == std::string_view::npos) break;
     rest.remove_prefix(comma + 1);
   }
 
-  // Item size is the number after the kind letter ("<f8" -> 8); checked against the file size.
+  // Item size is the number after the kind letter ("<f8" -> 8); the elements' bytes are checked
+  // against the file size, without overflow, before any caller allocates for them.
   const std::size_t item = h.descr.size() >= 3 ? std::strtoul(h.descr.c_str() + 2, nullptr, 10) : 0;
-  in.seekg(0, std::ios::end);
-  const auto file_size = static_cast<std::size_t>(in.tellg());
-  const std::size_t data_bytes = count * item;
-  if (item != 0 && file_size < prefix + header_len + data_bytes) {
+  const std::size_t max = std::numeric_limits<std::size_t>::max();
+  const bool empty = std::find(h.shape.begin(), h.shape.end(), std::size_t{0}) != h.shape.end();
+  bool overflow = false;
+  h.count = empty ? 0 : 1;
+  for (std::size_t d : h.shape) {
+    if (!empty) {
+      overflow = overflow || h.count > max / d;
+      h.count *= d;
+    }
+  }
+  overflow = overflow || (item != 0 && h.count > max / item);
+  const std::size_t have = file_size - h.data_offset;
+  if (item != 0 && overflow) {
+    throw std::runtime_error(path + ": shape " + shape_text(h.shape) + " of '" + h.descr +
+                             "' is too large for any file; the file has " + std::to_string(have) +
+                             " data bytes");
+  }
+  const std::size_t data_bytes = h.count * item;
+  if (item != 0 && have < data_bytes) {
     throw std::runtime_error(path + ": truncated: shape " + shape_text(h.shape) + " of '" +
                              h.descr + "' needs " + std::to_string(data_bytes) +
-                             " data bytes, the file has " +
-                             std::to_string(file_size - prefix - header_len));
+                             " data bytes, the file has " + std::to_string(have));
   }
   return h;
 }
 
+// The header's h.count elements of type T, in file order; the header's dtype must be T's.
 template <class T>
-auto load_npy_named(const std::string& path) {
-  try {
-    return xt::load_npy<T>(path);
-  } catch (const std::exception& e) {
-    throw std::runtime_error(path + ": " + e.what());
+void read_npy_data(const std::string& path, const NpyHeader& h, T* out) {
+  std::ifstream in(path, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(h.data_offset));
+  in.read(reinterpret_cast<char*>(out), static_cast<std::streamsize>(h.count * sizeof(T)));
+  if (!in) {
+    throw std::runtime_error(path + ": cannot read its " + std::to_string(h.count * sizeof(T)) +
+                             " data bytes");
   }
 }
 
 template <class Int>
-void copy_labels(const std::string& path, Labels& y) {
-  const auto raw = load_npy_named<Int>(path);
+void copy_labels(const std::string& path, const NpyHeader& h, Labels& y) {
+  std::vector<Int> raw(h.count);
+  read_npy_data(path, h, raw.data());
   y.resize(raw.size());
   for (std::size_t i = 0; i < raw.size(); ++i) {
-    const Int v = raw(i);
+    const Int v = raw[i];
     if (v < 0) {
       throw std::runtime_error(path + ": row " + std::to_string(i) + ": label " +
                                std::to_string(v) + " is negative");
@@ -459,7 +510,23 @@ autograd::Matrix load_npy_matrix(const std::string& path) {
     throw std::runtime_error(path + ": expected a 2-D float64 array, got dtype '" + h.descr +
                              "' and shape " + shape_text(h.shape));
   }
-  return load_npy_named<double>(path);  // fortran_order files are copied into row-major here
+  const std::size_t rows = h.shape[0];
+  const std::size_t cols = h.shape[1];
+  if (!h.fortran_order) {
+    Matrix m = Matrix::from_shape({rows, cols});
+    read_npy_data(path, h, m.data());
+    return m;
+  }
+  // Fortran order: the file holds the transpose, row-major.
+  Matrix t = Matrix::from_shape({cols, rows});
+  read_npy_data(path, h, t.data());
+  Matrix m = Matrix::from_shape({rows, cols});
+  for (std::size_t i = 0; i < rows; ++i) {
+    for (std::size_t j = 0; j < cols; ++j) {
+      m(i, j) = t(j, i);
+    }
+  }
+  return m;
 }
 
 Dataset load_npy(const std::string& x_path, const std::string& y_path) {
@@ -488,9 +555,9 @@ Dataset load_npy(const std::string& x_path, const std::string& y_path) {
   Dataset data;
   data.X = load_npy_matrix(x_path);
   if (is_i8) {
-    copy_labels<std::int64_t>(y_path, data.y);
+    copy_labels<std::int64_t>(y_path, yh, data.y);
   } else {
-    copy_labels<std::int32_t>(y_path, data.y);
+    copy_labels<std::int32_t>(y_path, yh, data.y);
   }
   data.classes = max_label(data.y) + 1;
   check_dataset(data, x_path);

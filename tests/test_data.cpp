@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <limits>
 #include <random>
 #include <set>
@@ -40,6 +41,24 @@ bool same(const autograd::Matrix& a, const autograd::Matrix& b) {
 
 std::size_t count_label(const autograd::Labels& y, int label) {
   return static_cast<std::size_t>(std::count(y.begin(), y.end(), label));
+}
+
+// A .npy file of format 1.0 with the given header dictionary, padded with spaces and a newline to
+// header_len bytes, then the data bytes.
+std::string npy_bytes(const std::string& dict, std::size_t header_len, const std::string& data) {
+  std::string header = dict;
+  header.resize(header_len - 1, ' ');
+  header += '\n';
+  std::string out("\x93NUMPY\x01\x00", 8);
+  out += static_cast<char>(header_len & 0xff);
+  out += static_cast<char>(header_len >> 8);
+  return out + header + data;
+}
+
+std::string doubles(std::initializer_list<double> values) {
+  std::string out;
+  for (double v : values) out.append(reinterpret_cast<const char*>(&v), sizeof v);
+  return out;
 }
 
 
@@ -428,6 +447,62 @@ TEST_CASE("load_npy errors name the file and the problem", "[npy]") {
     dir.write("X.npy", "x0,x1\n1,2\n");
     REQUIRE_THROWS_WITH(nn::load_npy(X, y), Contains(X + ": not a .npy file"));
   }
+}
+
+// Sizes in a header are checked against the file before anything is allocated for them; the
+// fuzz target fuzz_npy (tests/fuzz) runs these inputs with a malloc limit. Found by fuzzing: the
+// 2.0 header length allocated up to 4 GiB, and shapes whose element count wraps around 2^64
+// passed the file-size check and crashed while copying.
+TEST_CASE("load_npy_matrix refuses sizes that the file cannot hold", "[npy]") {
+  TempDir dir;
+  SECTION("a 2.0 header length of nearly 4 GiB in a 20-byte file") {
+    const std::string path =
+        dir.write("long.npy", std::string("\x93NUMPY\x02\x00\x00\x00\x00\xf0{'descr'", 20));
+    REQUIRE_THROWS_WITH(nn::load_npy_matrix(path), Contains(path + ": truncated .npy header"));
+  }
+  SECTION("a shape whose element count wraps around to 0") {
+    const std::string path = dir.write(
+        "wrap.npy", npy_bytes("{'descr': '<f8', 'fortran_order': False, "
+                              "'shape': (4294967296, 4294967296), }", 118, ""));
+    REQUIRE_THROWS_WITH(nn::load_npy_matrix(path),
+                        Contains(path + ": shape (4294967296, 4294967296) of '<f8' is too large"));
+  }
+  SECTION("negative dimensions") {
+    const std::string path = dir.write(
+        "negative.npy",
+        npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (-1, -1), }", 118,
+                  doubles({1.0})));
+    REQUIRE_THROWS_WITH(nn::load_npy_matrix(path), Contains(path + ": .npy header has a bad 'shape'"));
+  }
+  SECTION("a shape larger than the data") {
+    const std::string path = dir.write(
+        "big.npy", npy_bytes("{'descr': '<f8', 'fortran_order': False, "
+                             "'shape': (100000, 100000), }", 118, doubles({1.0})));
+    REQUIRE_THROWS_WITH(nn::load_npy_matrix(path),
+                        Contains(path + ": truncated: shape (100000, 100000) of '<f8' needs "
+                                        "80000000000 data bytes, the file has 8"));
+  }
+  SECTION("no fortran_order") {
+    const std::string path = dir.write(
+        "order.npy",
+        npy_bytes("{'descr': '<f8', 'shape': (1, 1), }", 118, doubles({1.0})));
+    REQUIRE_THROWS_WITH(nn::load_npy_matrix(path), Contains(path) && Contains("'fortran_order'"));
+  }
+}
+
+// numpy pads the header so that the data starts at a multiple of 64: a header of 182 bytes is as
+// valid as one of 118. xt::load_npy, used before, sign-extended the length's low byte (0xb6) and
+// read 65462 header bytes instead.
+TEST_CASE("load_npy_matrix reads headers whose length has a byte of 0x80 or more", "[npy]") {
+  TempDir dir;
+  const std::string dict = "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }";
+  const std::string path = dir.write("long-header.npy",
+                                     npy_bytes(dict, 182, doubles({1.0, 2.0, 3.0, 4.0})));
+  CHECK(same(nn::load_npy_matrix(path), autograd::Matrix{{1.0, 2.0}, {3.0, 4.0}}));
+  const std::string fortran = dir.write(
+      "long-fortran.npy", npy_bytes("{'descr': '<f8', 'fortran_order': True, 'shape': (2, 3), }",
+                                    182, doubles({1.0, 4.0, 2.0, 5.0, 3.0, 6.0})));
+  CHECK(same(nn::load_npy_matrix(fortran), autograd::Matrix{{1.0, 2.0, 3.0}, {4.0, 5.0, 6.0}}));
 }
 
 // ---------------------------------------------------------------------------------------------
