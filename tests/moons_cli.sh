@@ -35,6 +35,10 @@ loaded=$(grep -o "held-out accuracy [0-9.]*%" <<<"$out")
 [ "$trained" = "$loaded" ] || fail "loaded model scores '$loaded', trained one '$trained'"
 
 expect_error "--rate: 'abc' is not a number" --rate abc
+# The range is printed so that the rejected value is visibly outside it (found by fuzz_cli: it
+# read "[0.000000, 1000.000000]").
+expect_error "--rate: '0.00' is not a number in [1e-12, 1000]" --rate=0.00
+expect_error "--noise: '101' is not a number in [0, 100]" --noise 101
 expect_error "unknown flag '--bogus'" --bogus 1
 expect_error "--hidden: '3,,2'" --hidden 3,,2
 expect_error "--activation: 'softplus' is not one of tanh, sigmoid, relu" --activation softplus

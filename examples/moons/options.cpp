@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
 
@@ -23,12 +24,20 @@ std::size_t to_count(const std::string& flag, const std::string& v, bool allow_z
   return static_cast<std::size_t>(x);
 }
 
+// Shortest form of a bound: std::to_string would print 1e-12 as "0.000000", a range that seems to
+// contain the 0 it rejects.
+std::string bound(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
 double to_real(const std::string& flag, const std::string& v, double lo, double hi) {
   char* end = nullptr;
   errno = 0;
   const double x = std::strtod(v.c_str(), &end);
   if (v.empty() || *end != '\0' || errno != 0 || !std::isfinite(x) || x < lo || x > hi) {
-    bad(flag, v, "a number in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    bad(flag, v, "a number in [" + bound(lo) + ", " + bound(hi) + "]");
   }
   return x;
 }
