@@ -48,16 +48,17 @@ struct LastTwo {
 };
 
 // S (hidden 3) and W (hidden 50): the blog's data and its initial weights (np.random.seed(0)).
+inline Matrix load_matrix(const std::string& path) { return xt::load_npy<double>(path); }
+
 inline Problem blog_problem(const std::string& data_dir, int hidden, int passes) {
-  const auto load = [&](const std::string& name) { return data_dir + "/" + name; };
+  const auto path = [&](const std::string& name) { return data_dir + "/" + name; };
   Problem p;
   p.name = hidden == 3 ? "S" : hidden == 50 ? "W" : "blog h" + std::to_string(hidden);
-  p.X = xt::load_npy<double>(load("moons200_X.npy"));
-  const xt::xtensor<std::int64_t, 1> y = xt::load_npy<std::int64_t>(load("moons200_y.npy"));
+  p.X = load_matrix(path("moons200_X.npy"));
+  const auto y = xt::load_npy<std::int64_t>(path("moons200_y.npy"));  // an xarray, one label per row
   p.y.assign(y.begin(), y.end());
   const std::string h = std::to_string(hidden);
-  p.W0 = {xt::load_npy<double>(load("init/W1_h" + h + ".npy")),
-          xt::load_npy<double>(load("init/W2_h" + h + ".npy"))};
+  p.W0 = {load_matrix(path("init/W1_h" + h + ".npy")), load_matrix(path("init/W2_h" + h + ".npy"))};
   p.rate = 0.01;
   p.passes = passes;
   return p;
