@@ -274,21 +274,27 @@ int main(int argc, char** argv) {
     const auto it = seconds.find({threads, w, impl});
     return it == seconds.end() ? NAN : stats(it->second).median;
   };
+  const auto ratio = [](double a, double b) {  // "—" where there is nothing to compare with
+    char text[16] = "—";
+    if (!std::isnan(a) && !std::isnan(b)) std::snprintf(text, sizeof text, "%.2f", a / b);
+    return std::string(text);
+  };
   std::printf("\nRatios of medians (below 1: the engine is faster)\n\n");
   std::printf("| threads | workload | engine / hand-written | engine / libtorch | engine / GEMM floor |\n");
   std::printf("|---|---|---|---|---|\n");
   for (int threads : opt.threads) {
     for (const Problem& p : problems) {
       const double e = median(threads, p.name, "engine");
-      std::printf("| %d | %s | %.2f | %.2f | %.2f |\n", threads, p.name.c_str(),
-                  e / median(threads, p.name, "hand-written"), e / median(threads, p.name, "libtorch"),
-                  e / median(threads, p.name, "GEMM floor"));
+      std::printf("| %d | %s | %s | %s | %s |\n", threads, p.name.c_str(),
+                  ratio(e, median(threads, p.name, "hand-written")).c_str(),
+                  ratio(e, median(threads, p.name, "libtorch")).c_str(),
+                  ratio(e, median(threads, p.name, "GEMM floor")).c_str());
     }
   }
   if (std::count(opt.threads.begin(), opt.threads.end(), 1) && std::count(opt.threads.begin(), opt.threads.end(), 2)) {
     std::printf("\nEngine, 1 thread / 2 threads (above 1: 2 threads are faster)\n\n");
     for (const Problem& p : problems) {
-      std::printf("- %s: %.2f\n", p.name.c_str(), median(1, p.name, "engine") / median(2, p.name, "engine"));
+      std::printf("- %s: %s\n", p.name.c_str(), ratio(median(1, p.name, "engine"), median(2, p.name, "engine")).c_str());
     }
   }
 
