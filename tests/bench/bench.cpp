@@ -3,8 +3,8 @@
 // products alone. Everything runs in one process, interleaved, so that the ratios compare like with
 // like on a noisy machine. Exits non-zero if the implementations do not reach the same objective.
 //
-//   bench [--repeats N] [--blog-passes N] [--b-passes N] [--b-rows N] [--threads 1,2]
-//         [--workloads S,W,B] [--kernels avx512|avx2+fma|scalar] [--data DIR]
+//   autograd_bench [--repeats N] [--blog-passes N] [--b-passes N] [--b-rows N] [--threads 1,2]
+//                  [--workloads S,W,B] [--kernels avx512|avx2+fma|scalar] [--data DIR]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -135,11 +135,43 @@ std::vector<T> parse_list(const std::string& s, T (*convert)(const std::string&)
 
 int to_int(const std::string& s) {
   std::size_t used = 0;
-  const int v = std::stoi(s, &used);
-  if (used != s.size() || v <= 0) throw std::invalid_argument("not a positive integer: '" + s + "'");
+  int v = 0;
+  try {
+    v = std::stoi(s, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != s.size() || v <= 0) {
+    throw std::invalid_argument("not a positive integer: '" + s + "'");
+  }
   return v;
 }
 std::string to_string(const std::string& s) { return s; }
+
+void set_option(Options& o, const std::string& flag, const std::string& value) {
+  if (flag == "--repeats") {
+    o.repeats = to_int(value);
+  } else if (flag == "--blog-passes") {
+    o.blog_passes = to_int(value);
+  } else if (flag == "--b-passes") {
+    o.b_passes = to_int(value);
+  } else if (flag == "--b-rows") {
+    o.b_rows = static_cast<std::size_t>(to_int(value));
+  } else if (flag == "--threads") {
+    o.threads = parse_list<int>(value, to_int);
+  } else if (flag == "--workloads") {
+    o.workloads = parse_list<std::string>(value, to_string);
+    for (const std::string& w : o.workloads) {
+      if (w != "S" && w != "W" && w != "B") throw std::invalid_argument("unknown workload '" + w + "'");
+    }
+  } else if (flag == "--kernels") {
+    o.kernels = value;
+  } else if (flag == "--data") {
+    o.data = value;
+  } else {
+    throw std::invalid_argument("unknown flag");
+  }
+}
 
 Options parse(int argc, char** argv) {
   Options o;
@@ -147,27 +179,10 @@ Options parse(int argc, char** argv) {
     const std::string flag = argv[i];
     if (i + 1 >= argc) throw std::invalid_argument("missing value after " + flag);
     const std::string value = argv[++i];
-    if (flag == "--repeats") {
-      o.repeats = to_int(value);
-    } else if (flag == "--blog-passes") {
-      o.blog_passes = to_int(value);
-    } else if (flag == "--b-passes") {
-      o.b_passes = to_int(value);
-    } else if (flag == "--b-rows") {
-      o.b_rows = static_cast<std::size_t>(to_int(value));
-    } else if (flag == "--threads") {
-      o.threads = parse_list<int>(value, to_int);
-    } else if (flag == "--workloads") {
-      o.workloads = parse_list<std::string>(value, to_string);
-      for (const std::string& w : o.workloads) {
-        if (w != "S" && w != "W" && w != "B") throw std::invalid_argument("unknown workload '" + w + "'");
-      }
-    } else if (flag == "--kernels") {
-      o.kernels = value;
-    } else if (flag == "--data") {
-      o.data = value;
-    } else {
-      throw std::invalid_argument("unknown flag " + flag);
+    try {
+      set_option(o, flag, value);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(flag + ": " + e.what());
     }
   }
   return o;
@@ -176,24 +191,34 @@ Options parse(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  const char* usage =
+      "usage: autograd_bench [--repeats N] [--blog-passes N] [--b-passes N] [--b-rows N]\n"
+      "                      [--threads 1,2] [--workloads S,W,B] [--kernels avx512|avx2+fma|scalar]\n"
+      "                      [--data DIR]\n";
+  if (argc == 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
+    std::printf("%s", usage);
+    return 0;
+  }
   Options opt;
   try {
     opt = parse(argc, argv);
     if (!opt.kernels.empty()) autograd::kernels::use_instruction_set(opt.kernels);
   } catch (const std::exception& e) {
-    std::fprintf(stderr,
-                 "bench: %s\nusage: bench [--repeats N] [--blog-passes N] [--b-passes N] "
-                 "[--b-rows N] [--threads 1,2] [--workloads S,W,B] "
-                 "[--kernels avx512|avx2+fma|scalar] [--data DIR]\n",
-                 e.what());
+    std::fprintf(stderr, "autograd_bench: %s\n%s", e.what(), usage);
     return 2;
   }
 
   std::vector<Problem> problems;
-  for (const std::string& w : opt.workloads) {
-    if (w == "S") problems.push_back(bench::blog_problem(opt.data, 3, opt.blog_passes));
-    if (w == "W") problems.push_back(bench::blog_problem(opt.data, 50, opt.blog_passes));
-    if (w == "B") problems.push_back(bench::blas_problem(opt.b_rows, opt.b_passes));
+  try {
+    for (const std::string& w : opt.workloads) {
+      if (w == "S") problems.push_back(bench::blog_problem(opt.data, 3, opt.blog_passes));
+      if (w == "W") problems.push_back(bench::blog_problem(opt.data, 50, opt.blog_passes));
+      if (w == "B") problems.push_back(bench::blas_problem(opt.b_rows, opt.b_passes));
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "autograd_bench: reading the blog's data from %s (--data): %s\n",
+                 opt.data.c_str(), e.what());
+    return 2;
   }
   std::vector<std::pair<std::string, Trainer>> impls = {{"engine", engine_train},
                                                        {"hand-written", hand_train}};
@@ -247,7 +272,7 @@ int main(int argc, char** argv) {
           const bench::LastTwo& ref = reference.emplace(p.name, objective).first->second;
           if (differs(objective.low(), ref.low()) || differs(objective.high(), ref.high())) {
             std::fprintf(stderr,
-                         "bench: %s with %s at %d thread(s), repeat %d: objective of the last two "
+                         "autograd_bench: %s with %s at %d thread(s), repeat %d: objective of the last two "
                          "passes %.12g / %.12g differs from the first run's %.12g / %.12g by more "
                          "than %g relative\n",
                          p.name.c_str(), name.c_str(), threads, rep + 1, objective.low(),
@@ -299,7 +324,7 @@ int main(int argc, char** argv) {
   }
 
   if (!agree) {
-    std::fprintf(stderr, "bench: the implementations do not reach the same objective\n");
+    std::fprintf(stderr, "autograd_bench: the implementations do not reach the same objective\n");
     return 1;
   }
   return 0;
