@@ -65,8 +65,11 @@ void check_range_message(const std::string& message) {
   errno = 0;
   const double v = std::strtod(value.c_str(), &end);
   if (value.empty() || *end != '\0' || errno != 0 || !std::isfinite(v)) return;
+  // Only a message that ends in the range: a value of another flag may contain the same words.
   double lo = 0.0, hi = 0.0;
-  if (std::sscanf(range.c_str(), "%lf, %lf]", &lo, &hi) == 2 && lo <= v && v <= hi) {
+  int used = 0;
+  if (std::sscanf(range.c_str(), "%lf, %lf]%n", &lo, &hi, &used) == 2 &&
+      static_cast<std::size_t>(used) == range.size() && lo <= v && v <= hi) {
     fuzz::finding("the message rejects a value inside the range it prints: " + message);
   }
 }
