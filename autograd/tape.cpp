@@ -157,18 +157,25 @@ Matrix& Tape::grad_target(std::uint32_t i, bool& add) {
   return n.grad;
 }
 
-void Tape::accumulate_sum_to(std::uint32_t i, const Matrix& e) {
-  if (!nodes_[i]->requires_grad) return;
+Matrix& Tape::sum_to_target(std::uint32_t i, std::size_t R, std::size_t C) {
   const Matrix& v = value(i);
-  const std::size_t R = e.shape(0), C = e.shape(1);
-  const std::size_t r = v.shape(0), c = v.shape(1);
-  if (R == r && C == c) return accumulate(i, e);
-  if ((r != R && r != 1) || (c != C && c != 1)) grad_shape_error(i, R, C);
+  if ((v.shape(0) != R && v.shape(0) != 1) || (v.shape(1) != C && v.shape(1) != 1)) {
+    grad_shape_error(i, R, C);
+  }
   bool add = false;
   Matrix& g = grad_target(i, add);
   if (!add) g.fill(0.0);
-  // Rows (or columns) that were broadcast in the forward pass receive the sum of their copies' grads.
-  // Row pointers instead of g(a, b): the element-indexed loop was 9% of training the blog's net.
+  return g;
+}
+
+void Tape::accumulate_sum_to(std::uint32_t i, const Matrix& e) {
+  if (!nodes_[i]->requires_grad) return;
+  const std::size_t R = e.shape(0), C = e.shape(1);
+  if (value(i).shape(0) == R && value(i).shape(1) == C) return accumulate(i, e);
+  Matrix& g = sum_to_target(i, R, C);
+  const std::size_t r = g.shape(0), c = g.shape(1);
+  // As the template above, with row pointers instead of g(a, b): the element-indexed loop was 9%
+  // of training the blog's net.
   for (std::size_t a = 0; a < R; ++a) {
     const double* ea = e.data() + a * C;
     double* ga = g.data() + (r == 1 ? 0 : a) * c;

@@ -145,6 +145,9 @@ class Tape {
   void accumulate_sum_to(std::uint32_t i, const Matrix& e);  // the same, a row at a time
 
  private:
+  // Input i's gradient buffer for the sum of a broadcast [R x C] gradient, zeroed if it held
+  // nothing yet in this pass; throws if i's shape does not broadcast to [R x C].
+  Matrix& sum_to_target(std::uint32_t i, std::size_t R, std::size_t C);
   friend class Var;
   Node& new_node(const OpDef& op, bool requires_grad);
   void check_handle(const Var& v, const char* op) const;
@@ -178,19 +181,13 @@ void Tape::accumulate(std::uint32_t i, const E& e) {
 template <class E>
 void Tape::accumulate_sum_to(std::uint32_t i, const E& e) {
   if (!nodes_[i]->requires_grad) return;
-  const Matrix& v = value(i);
   const std::size_t R = e.shape()[0], C = e.shape()[1];
-  const std::size_t r = v.shape(0), c = v.shape(1);
-  if (R == r && C == c) return accumulate(i, e);
-  if ((r != R && r != 1) || (c != C && c != 1)) grad_shape_error(i, R, C);
-  bool add = false;
-  Matrix& g = grad_target(i, add);
-  if (!add) g.fill(0.0);
+  if (value(i).shape(0) == R && value(i).shape(1) == C) return accumulate(i, e);
+  Matrix& g = sum_to_target(i, R, C);
+  const bool one_row = g.shape(0) == 1, one_col = g.shape(1) == 1;
   // Rows (or columns) that were broadcast in the forward pass receive the sum of their copies' grads.
   for (std::size_t a = 0; a < R; ++a) {
-    for (std::size_t b = 0; b < C; ++b) {
-      g(r == 1 ? 0 : a, c == 1 ? 0 : b) += e(a, b);
-    }
+    for (std::size_t b = 0; b < C; ++b) g(one_row ? 0 : a, one_col ? 0 : b) += e(a, b);
   }
 }
 
