@@ -17,6 +17,7 @@
 #include <xtensor/xnpy.hpp>
 
 #include "autograd/autograd.hpp"
+#include "nn/random.hpp"
 
 namespace bench {
 
@@ -64,50 +65,16 @@ inline Problem blog_problem(const std::string& data_dir, int hidden, int passes)
   return p;
 }
 
-// Standard normal numbers from std::mt19937_64 bits (the engine's sequence is fixed by the standard;
-// std::normal_distribution is not), by Marsaglia's polar method.
-class Normal {
- public:
-  explicit Normal(std::uint64_t seed) : bits_(seed) {}
-  double operator()() {
-    if (spare_ready_) {
-      spare_ready_ = false;
-      return spare_;
-    }
-    double u = 0.0, v = 0.0, s = 0.0;
-    do {
-      u = 2.0 * uniform() - 1.0;
-      v = 2.0 * uniform() - 1.0;
-      s = u * u + v * v;
-    } while (s >= 1.0 || s == 0.0);
-    const double f = std::sqrt(-2.0 * std::log(s) / s);
-    spare_ = v * f;
-    spare_ready_ = true;
-    return u * f;
-  }
-  Matrix matrix(std::size_t rows, std::size_t cols, double factor = 1.0) {
-    Matrix m = Matrix::from_shape({rows, cols});
-    for (double& x : m) x = factor * (*this)();
-    return m;
-  }
-
- private:
-  double uniform() { return static_cast<double>(bits_() >> 11) * 0x1.0p-53; }  // [0, 1)
-  std::mt19937_64 bits_;
-  double spare_ = 0.0;
-  bool spare_ready_ = false;
-};
-
 // B: features ~ N(0, 1); labels = argmax of the features times a fixed random 64x10 matrix, so the
 // classes are learnable; weights randn(in, out) / √in.
 inline Problem blas_problem(std::size_t rows, int passes, std::uint64_t seed = 20240604) {
   const std::size_t features = 64, classes = 10;
   const std::vector<std::size_t> widths = {features, 256, 256, classes};
-  Normal normal(seed);
+  nn::Rng normal(seed);  // the same numbers on every standard library
   Problem p;
   p.name = "B";
-  p.X = normal.matrix(rows, features);
-  const Matrix R = normal.matrix(features, classes);
+  p.X = normal.randn(rows, features);
+  const Matrix R = normal.randn(features, classes);
   p.y.resize(rows);
   for (std::size_t r = 0; r < rows; ++r) {
     double best = -INFINITY;
@@ -118,7 +85,7 @@ inline Problem blas_problem(std::size_t rows, int passes, std::uint64_t seed = 2
     }
   }
   for (std::size_t l = 0; l + 1 < widths.size(); ++l) {
-    p.W0.push_back(normal.matrix(widths[l], widths[l + 1], 1.0 / std::sqrt(double(widths[l]))));
+    p.W0.push_back(normal.randn(widths[l], widths[l + 1]) / std::sqrt(double(widths[l])));
   }
   p.rate = 1e-4;
   p.passes = passes;
