@@ -230,6 +230,12 @@ TEST_CASE("10,000 training steps keep the tape's storage and the process's memor
   CHECK(t.size() == nodes);
   CHECK(t.capacity() == slots);
   for (std::size_t i = 0; i < t.size(); ++i) CHECK(t.at(i).value.data() == buffers[i]);
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer holds freed memory in quarantine (up to 256 MB), so its resident size grows
+  // by design; the tape's counts above still hold there.
+  (void)rss;
+#else
   // A leak of even one 200x3 buffer per step would add 48 MB; allow a few pages of noise.
   CHECK(resident_bytes() <= rss + 256 * 1024);
+#endif
 }
