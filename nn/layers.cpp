@@ -99,7 +99,10 @@ std::vector<Parameter*> MLP::weights() {
 }
 
 void MLP::zero_grad() {
-  for (Parameter* p : parameters()) p->zero_grad();
+  for (Dense& l : layers_) {  // not through parameters(): this runs every step and must not allocate
+    l.W.zero_grad();
+    l.b.zero_grad();
+  }
 }
 
 Matrix MLP::probabilities(const Matrix& X) {

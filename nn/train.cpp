@@ -23,6 +23,7 @@ std::vector<Progress> train(MLP& model, const Dataset& data, const TrainOptions&
   const std::size_t batch = options.batch_size == 0 ? n : std::min(options.batch_size, n);
   const auto start = std::chrono::steady_clock::now();
   auto optimizer = make_optimizer(options.optimizer, model.parameters());
+  const std::vector<Parameter*> weights = model.weights();  // once: a step allocates nothing
   Rng rng(options.seed);
   Tape tape;
   Matrix Xb = Matrix::from_shape({batch, data.X.shape(1)});
@@ -51,8 +52,7 @@ std::vector<Progress> train(MLP& model, const Dataset& data, const TrainOptions&
       }
       tape.clear();
       model.zero_grad();
-      tape.backward(classification_loss(model(tape, tape.constant(*X)), *y, model.weights(),
-                                        options.loss));
+      tape.backward(classification_loss(model(tape, tape.constant(*X)), *y, weights, options.loss));
       rate = options.schedule.rate(step++);
       optimizer->step(rate);
     }

@@ -14,6 +14,7 @@
 #include <catch2/catch.hpp>
 
 #include "autograd/autograd.hpp"
+#include "nn/train.hpp"
 #include "bench/workloads.hpp"
 
 namespace {
@@ -151,4 +152,22 @@ TEST_CASE("steady-state training steps allocate nothing", "[allocations]") {
   CHECK(steady == 0);
   // The steps did train (a step that skipped its work would allocate nothing too).
   CHECK(last_loss < first_loss);
+}
+
+TEST_CASE("nn::train allocates nothing per full-batch pass", "[allocations]") {
+  // Set-up (optimizer, tape buffers) allocates; the passes after the first must not. Equal counts
+  // for 10 and 110 passes mean none of the 100 extra passes allocated.
+  const bench::Problem p = bench::blog_problem(AUTOGRAD_TEST_DATA, 3, 10);
+  const nn::Dataset data{p.X, p.y, 2};
+  nn::TrainOptions options;
+  options.log_every = 0;
+  const auto count = [&](std::size_t passes) {
+    nn::MLP model({2, 3, 2}, nn::Activation::tanh, 1);
+    options.passes = passes;
+    return allocations_during([&] { nn::train(model, data, options); });
+  };
+  const std::size_t short_run = count(10), long_run = count(110);
+  INFO("10 passes: " << short_run << " allocations, 110 passes: " << long_run);
+  CHECK(short_run > 0);
+  CHECK(long_run == short_run);
 }
