@@ -1,6 +1,8 @@
 #include "autograd/blas.hpp"
 
 #include <algorithm>
+#include <stdexcept>
+#include <string>
 
 // xtensor-blas declares the cblas interface; OpenBLAS's own <cblas.h> conflicts with it.
 #include <xtensor-blas/xblas.hpp>
@@ -12,6 +14,14 @@ void gemm(bool trans_a, bool trans_b, double alpha, const Matrix& A, const Matri
   const auto m = static_cast<int>(trans_a ? A.shape(1) : A.shape(0));
   const auto k = static_cast<int>(trans_a ? A.shape(0) : A.shape(1));
   const auto n = static_cast<int>(trans_b ? B.shape(0) : B.shape(1));
+  // BLAS writes C blindly, past its end if the shapes disagree (outside AddressSanitizer's view):
+  // check every dimension against the ones C was sized for.
+  const auto kb = static_cast<int>(trans_b ? B.shape(1) : B.shape(0));
+  if (kb != k || static_cast<int>(C.shape(0)) != m || static_cast<int>(C.shape(1)) != n) {
+    throw std::logic_error("gemm: " + std::string(trans_a ? "transposed " : "") + shape_str(A) +
+                           " · " + (trans_b ? "transposed " : "") + shape_str(B) + " into " +
+                           shape_str(C));
+  }
   if (m == 0 || n == 0) return;
   if (k == 0) {  // an empty sum: BLAS would read no A or B
     if (beta == 0.0) {

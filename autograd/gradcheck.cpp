@@ -22,7 +22,7 @@ std::string readers(const Tape& tape, const Var& input) {
   std::string out;
   for (std::size_t i = 0; i < tape.size(); ++i) {
     const Node& n = tape.at(i);
-    if (n.in[0] == input.index() || n.in[1] == input.index()) {
+    if (std::find(n.in.begin(), n.in.end(), input.index()) != n.in.end()) {
       out += (out.empty() ? "" : ", ") + std::string(n.op->name) + " at " + std::to_string(i);
     }
   }

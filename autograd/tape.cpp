@@ -1,6 +1,8 @@
 #include "autograd/tape.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <mutex>
 
 namespace autograd {
 
@@ -27,11 +29,95 @@ OpDef::OpDef(const char* op_name, BackwardFn backward_fn) : name(op_name), backw
   op_registry().push_back(this);
 }
 
+OpDef::~OpDef() {
+  auto& ops = op_registry();
+  ops.erase(std::remove(ops.begin(), ops.end(), this), ops.end());
+}
+
 const std::vector<const OpDef*>& registered_ops() { return op_registry(); }
 
+// ---------------------------------------------------------------------------------------------------
+// Anchors: a free list of cells allocated in blocks that are never returned.
+
+namespace {
+std::mutex anchor_mutex;
+std::vector<Anchor*> free_anchors;
+std::uint64_t next_anchor_serial = 1;
+}  // namespace
+
+Anchor* Anchor::acquire(void* object) {
+  std::lock_guard<std::mutex> lock(anchor_mutex);
+  if (free_anchors.empty()) {
+    constexpr std::size_t block = 256;
+    Anchor* cells = new Anchor[block];  // never deleted: handles may read a cell at any time
+    for (std::size_t i = block; i-- > 0;) free_anchors.push_back(&cells[i]);
+  }
+  Anchor* a = free_anchors.back();
+  free_anchors.pop_back();
+  a->object = object;
+  a->serial = next_anchor_serial++;
+  return a;
+}
+
+void Anchor::release(Anchor* anchor) {
+  if (anchor == nullptr) return;
+  std::lock_guard<std::mutex> lock(anchor_mutex);
+  anchor->object = nullptr;
+  anchor->serial = 0;
+  free_anchors.push_back(anchor);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Parameter
+
 Parameter::Parameter(Matrix v, std::string n)
-    : value(std::move(v)), grad(Matrix::from_shape(value.shape())), name(std::move(n)) {
+    : value(std::move(v)), grad(Matrix::from_shape(value.shape())), name(std::move(n)),
+      anchor_(Anchor::acquire(this)) {
   grad.fill(0.0);
+}
+
+Parameter::Parameter(const Parameter& other)
+    : value(other.value), grad(other.grad), name(other.name), anchor_(Anchor::acquire(this)) {}
+
+Parameter::Parameter(Parameter&& other) noexcept
+    : value(std::move(other.value)), grad(std::move(other.grad)), name(std::move(other.name)),
+      anchor_(other.anchor_) {
+  other.anchor_ = nullptr;
+  if (anchor_) anchor_->object = this;
+}
+
+Parameter& Parameter::operator=(const Parameter& other) {
+  value = other.value;
+  grad = other.grad;
+  name = other.name;
+  return *this;
+}
+
+Parameter& Parameter::operator=(Parameter&& other) noexcept {
+  value = std::move(other.value);
+  grad = std::move(other.grad);
+  name = std::move(other.name);
+  std::swap(anchor_, other.anchor_);  // the references to other now reach this, and back
+  if (anchor_) anchor_->object = this;
+  if (other.anchor_) other.anchor_->object = &other;
+  return *this;
+}
+
+Parameter::~Parameter() { Anchor::release(anchor_); }
+
+ParamRef::ParamRef(Parameter& p) {
+  if (p.anchor_ == nullptr) p.anchor_ = Anchor::acquire(&p);  // a moved-from parameter, reused
+  anchor_ = p.anchor_;
+  serial_ = anchor_->serial;
+}
+
+Parameter* ParamRef::get() const {
+  if (!alive()) {
+    throw std::logic_error(anchor_ == nullptr ? "parameter: empty reference"
+                                              : "parameter: it was destroyed while still in use "
+                                                "(by a recorded pass or an optimiser)");
+  }
+  return static_cast<Parameter*>(anchor_->object);
 }
 
 void Parameter::zero_grad() {
@@ -43,8 +129,9 @@ void Parameter::zero_grad() {
 // Var
 
 Tape& Var::tape() const {
-  if (tape_ == nullptr) throw std::logic_error("Var: this handle was never given a value");
-  return *tape_;
+  if (anchor_ == nullptr) throw std::logic_error("Var: this handle was never given a value");
+  if (anchor_->serial != serial_) throw std::logic_error("Var: this handle's tape was destroyed");
+  return *static_cast<Tape*>(anchor_->object);
 }
 
 const Matrix& Var::value() const {
@@ -59,7 +146,7 @@ const Matrix& Var::grad() const {
     throw std::logic_error(std::string("grad: this ") + cn.op->name +
                            " depends on no parameter, so it has no gradient");
   }
-  Node& n = *tape_->nodes_[index_];
+  Node& n = *tape().nodes_[index_];
   if (!n.has_grad) {  // the loss does not depend on it: its gradient is zero
     n.grad.resize(n.value.shape());
     n.grad.fill(0.0);
@@ -71,11 +158,18 @@ const Matrix& Var::grad() const {
 // ---------------------------------------------------------------------------------------------------
 // Tape
 
+Tape::Tape() : anchor_(Anchor::acquire(this)) {}
+
+Tape::~Tape() { Anchor::release(anchor_); }
+
 void Tape::check_handle(const Var& v, const char* op) const {
-  if (v.tape_ == nullptr) {
+  if (v.anchor_ == nullptr) {
     throw std::logic_error(std::string(op) + ": input handle was never given a value");
   }
-  if (v.tape_ != this) {
+  if (v.anchor_->serial != v.serial_) {
+    throw std::logic_error(std::string(op) + ": input handle's tape was destroyed");
+  }
+  if (v.anchor_ != anchor_) {
     throw std::invalid_argument(std::string(op) + ": inputs belong to different tapes");
   }
   if (v.index_ >= size_ || nodes_[v.index_]->generation != v.generation_) {
@@ -93,8 +187,8 @@ Node& Tape::new_node(const OpDef& op, bool requires_grad) {
   if (size_ == nodes_.size()) nodes_.push_back(std::make_unique<Node>());
   Node& n = *nodes_[size_];
   n.op = &op;
-  n.param = nullptr;
-  n.in[0] = n.in[1] = Node::none;
+  n.param = ParamRef();
+  n.in.clear();
   n.index = static_cast<std::uint32_t>(size_);
   n.generation = next_generation_++;
   n.scalar = 0.0;
@@ -107,7 +201,7 @@ Node& Tape::new_node(const OpDef& op, bool requires_grad) {
 Node& Tape::record(const OpDef& op, const Var& a) {
   check_handle(a, op.name);
   Node& n = new_node(op, nodes_[a.index_]->requires_grad);
-  n.in[0] = a.index_;
+  n.in.push_back(a.index_);
   return n;
 }
 
@@ -115,8 +209,19 @@ Node& Tape::record(const OpDef& op, const Var& a, const Var& b) {
   check_handle(a, op.name);
   check_handle(b, op.name);
   Node& n = new_node(op, nodes_[a.index_]->requires_grad || nodes_[b.index_]->requires_grad);
-  n.in[0] = a.index_;
-  n.in[1] = b.index_;
+  n.in.push_back(a.index_);
+  n.in.push_back(b.index_);
+  return n;
+}
+
+Node& Tape::record(const OpDef& op, const std::vector<Var>& inputs) {
+  bool requires = false;
+  for (const Var& v : inputs) {
+    check_handle(v, op.name);
+    requires = requires || nodes_[v.index_]->requires_grad;
+  }
+  Node& n = new_node(op, requires);
+  for (const Var& v : inputs) n.in.push_back(v.index_);
   return n;
 }
 
@@ -126,7 +231,7 @@ Var Tape::result(const Node& n) {
     throw std::runtime_error(std::string("anomaly: ") + n.op->name + " at tape position " +
                              std::to_string(n.index) + " produced a non-finite value");
   }
-  return Var(this, n.index, n.generation);
+  return Var(anchor_, n.index, n.generation);
 }
 
 Var Tape::constant(const Matrix& value) {
@@ -139,8 +244,10 @@ Var Tape::constant(const Matrix& value) {
 Var Tape::param(Parameter& p) {
   if (p.grad.shape() != p.value.shape()) p.zero_grad();
   Node& n = new_node(parameter_op, true);
-  n.param = &p;
-  return Var(this, n.index, n.generation);
+  n.param = ParamRef(p);
+  n.attr[0] = p.value.shape(0);
+  n.attr[1] = p.value.shape(1);
+  return Var(anchor_, n.index, n.generation);
 }
 
 Matrix& Tape::grad_target(std::uint32_t i, bool& add) {
@@ -196,12 +303,35 @@ void Tape::grad_shape_error(std::uint32_t i, std::size_t rows, std::size_t cols)
                          std::to_string(i) + ", whose value is " + shape_str(value(i)));
 }
 
+// Every parameter recorded before `end` still exists, with the shape it was recorded with, and a
+// gradient of that shape: the backward rules (and BLAS) write into those buffers.
+void Tape::check_parameters(std::size_t end) const {
+  for (std::size_t k = 0; k < end; ++k) {
+    const Node& n = *nodes_[k];
+    if (!n.param) continue;
+    if (!n.param.alive()) {
+      throw std::logic_error("backward: the parameter recorded at tape position " +
+                             std::to_string(k) + " was destroyed before backward");
+    }
+    const Parameter& p = *n.param;
+    const auto same = [&](const Matrix& m) { return m.shape(0) == n.attr[0] && m.shape(1) == n.attr[1]; };
+    if (!same(p.value) || !same(p.grad)) {
+      throw std::logic_error("backward: parameter '" + p.name + "' at tape position " +
+                             std::to_string(k) + " was [" + std::to_string(n.attr[0]) + " x " +
+                             std::to_string(n.attr[1]) + "]" +
+                             " when recorded and is now " + shape_str(p.value) + " (its grad " +
+                             shape_str(p.grad) + "); record the pass again after reshaping it");
+    }
+  }
+}
+
 void Tape::backward(const Var& loss) {
   check_handle(loss, "backward");
   Node& l = *nodes_[loss.index_];
-  if (l.value.shape(0) != 1 || l.value.shape(1) != 1) {
-    throw std::logic_error("backward: the loss must be 1 x 1, got " + shape_str(l.value) + " from " +
-                           l.op->name);
+  const Matrix& loss_value = value(loss.index_);
+  if (loss_value.shape(0) != 1 || loss_value.shape(1) != 1) {
+    throw std::logic_error("backward: the loss must be 1 x 1, got " + shape_str(loss_value) +
+                           " from " + l.op->name);
   }
   if (differentiated_) {
     throw std::logic_error("backward: this pass was already differentiated; clear() the tape and "
@@ -211,7 +341,12 @@ void Tape::backward(const Var& loss) {
     throw std::logic_error("backward: the loss depends on no parameter (or was recorded under "
                            "NoGrad)");
   }
+  check_parameters(loss.index_ + 1);
   differentiated_ = true;
+  if (l.param) {  // the loss is a parameter itself: d w / d w = 1
+    l.param->grad(0, 0) += 1.0;
+    return;
+  }
   l.grad.resize({1, 1});
   l.grad(0, 0) = 1.0;
   l.has_grad = true;
@@ -236,14 +371,17 @@ void Tape::backward(const Var& loss) {
 void Tape::clear() {
   size_ = 0;
   differentiated_ = false;
+  ++clears_;
 }
 
-Tape::NoGrad::NoGrad(Tape& tape) : tape_(tape), mark_(tape.size_), was_recording_(tape.recording_) {
+Tape::NoGrad::NoGrad(Tape& tape)
+    : tape_(tape), mark_(tape.size_), clears_(tape.clears_), was_recording_(tape.recording_) {
   tape_.recording_ = false;
 }
 
 Tape::NoGrad::~NoGrad() {
-  tape_.size_ = mark_;
+  // Rolling back past a clear() would bring the cleared pass's handles back to life.
+  tape_.size_ = tape_.clears_ == clears_ ? mark_ : 0;
   tape_.recording_ = was_recording_;
 }
 

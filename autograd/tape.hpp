@@ -1,6 +1,7 @@
 #pragma once
 // The tape: a Wengert list of every value computed in one forward pass, in creation order.
 // backward(loss) walks it back once, and each op's rule adds its inputs' shares of the gradient.
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
@@ -22,22 +23,69 @@ using BackwardFn = void (*)(Tape&, const Node&);
 
 // What an op is: its name (for errors) and its backward rule. Every OpDef registers itself, so the
 // tests can walk the list of all ops and fail when one has no gradient check.
+// Define OpDefs as objects with static storage duration (namespace-scope constants, as in ops.cpp):
+// each node of a tape points at its OpDef. One that is destroyed leaves the registry.
 struct OpDef {
   OpDef(const char* name, BackwardFn backward);
+  ~OpDef();
+  OpDef(const OpDef&) = delete;  // the registry and the tapes hold its address
+  OpDef& operator=(const OpDef&) = delete;
   const char* name;
   BackwardFn backward;  // nullptr for leaves (constants and parameters)
 };
 const std::vector<const OpDef*>& registered_ops();
 
+// Where a Tape or a Parameter lives now, or that it is gone. Cells are pooled and never freed, so a
+// handle can always read its cell: it keeps the cell and the serial it was given, and the object is
+// alive exactly while the cell still carries that serial. Internal to the engine.
+struct Anchor {
+  void* object = nullptr;
+  std::uint64_t serial = 0;  // 0 while the cell is free
+  static Anchor* acquire(void* object);
+  static void release(Anchor* anchor);
+};
+
 // A value that outlives a pass: weights. backward adds into grad; zeroing it is the caller's call.
+//
+// Tapes and optimisers refer to a Parameter through a ParamRef, which follows it when it is moved
+// (a growing std::vector<Parameter>, a std::swap) and refuses with std::logic_error to touch it
+// once it is destroyed. Copying makes a new parameter; assigning copies values and keeps identity,
+// except a move assignment, after which the target is the parameter the source was.
 class Parameter {
  public:
   explicit Parameter(Matrix value, std::string name = "");
+  Parameter(const Parameter& other);
+  Parameter(Parameter&& other) noexcept;
+  Parameter& operator=(const Parameter& other);
+  Parameter& operator=(Parameter&& other) noexcept;
+  ~Parameter();
   void zero_grad();
 
   Matrix value;
   Matrix grad;  // same shape as value
   std::string name;
+
+ private:
+  friend class ParamRef;
+  Anchor* anchor_ = nullptr;  // null only after being moved from; a new one is made on demand
+};
+
+// How a tape or an optimiser holds a Parameter (see Parameter).
+class ParamRef {
+ public:
+  ParamRef() = default;
+  ParamRef(Parameter& p);  // NOLINT: implicit, so a Parameter* list converts
+  ParamRef(Parameter* p) : ParamRef(*p) {}  // NOLINT
+  bool alive() const { return anchor_ != nullptr && anchor_->serial == serial_; }
+  // The parameter where it lives now; throws std::logic_error if it was destroyed.
+  Parameter* get() const;
+  Parameter* operator->() const { return get(); }
+  Parameter& operator*() const { return *get(); }
+  explicit operator bool() const { return anchor_ != nullptr; }
+
+ private:
+  Anchor* anchor_ = nullptr;
+  std::uint64_t serial_ = 0;
 };
 
 // One recorded value. Slots are reused from pass to pass, so their buffers are allocated once.
@@ -45,11 +93,13 @@ struct Node {
   static constexpr std::uint32_t none = UINT32_MAX;
 
   const OpDef* op = nullptr;
-  Parameter* param = nullptr;           // set for parameter leaves; their value lives there
-  std::uint32_t in[2] = {none, none};   // tape positions of the inputs
+  ParamRef param;                       // set for parameter leaves; their value lives there
+  std::vector<std::uint32_t> in;        // tape positions of the inputs (capacity kept across passes)
   std::uint32_t index = 0;              // own tape position
   std::uint64_t generation = 0;         // tells a stale handle from the slot's current value
   double scalar = 0.0;                  // op attribute: a scale factor, 1/N of a mean reduction
+  std::array<std::size_t, 4> attr{};    // op attributes: an axis, a slice's ranges; for parameter
+                                        // leaves the shape recorded, checked again by backward
   bool requires_grad = false;           // some parameter reaches this value
   bool has_grad = false;                // grad holds this pass's gradient
   Matrix value;                         // the op's result
@@ -67,21 +117,24 @@ class Var {
   const Matrix& grad() const;
   std::size_t rows() const { return value().shape(0); }
   std::size_t cols() const { return value().shape(1); }
-  Tape& tape() const;
+  Tape& tape() const;  // throws std::logic_error if the handle is empty or its tape destroyed
   std::uint32_t index() const { return index_; }
+  bool empty() const { return anchor_ == nullptr; }  // default-constructed: no value yet
 
  private:
   friend class Tape;
-  Var(Tape* tape, std::uint32_t index, std::uint64_t generation)
-      : tape_(tape), index_(index), generation_(generation) {}
-  Tape* tape_ = nullptr;
+  Var(Anchor* anchor, std::uint32_t index, std::uint64_t generation)
+      : anchor_(anchor), serial_(anchor->serial), index_(index), generation_(generation) {}
+  Anchor* anchor_ = nullptr;   // the tape's cell: a destroyed tape is detected, not dereferenced
+  std::uint64_t serial_ = 0;
   std::uint32_t index_ = 0;
   std::uint64_t generation_ = 0;
 };
 
 class Tape {
  public:
-  Tape() = default;
+  Tape();
+  ~Tape();
   Tape(const Tape&) = delete;             // handles point at their tape
   Tape& operator=(const Tape&) = delete;
 
@@ -90,7 +143,8 @@ class Tape {
   Var param(Parameter& p);
 
   // Seeds d loss = 1 and walks the tape back once. The loss must be 1x1 and depend on a parameter;
-  // a recorded pass can be differentiated once.
+  // a recorded pass can be differentiated once. Every parameter the pass recorded must still exist
+  // with the shape it had then (std::logic_error naming it otherwise).
   void backward(const Var& loss);
 
   // Forgets the recorded pass; every handle into it goes stale. Buffers are kept for the next pass.
@@ -111,6 +165,7 @@ class Tape {
    private:
     Tape& tape_;
     std::size_t mark_;
+    std::uint64_t clears_;  // a clear() inside the guard leaves nothing to roll back to
     bool was_recording_;
   };
   bool recording() const { return recording_; }
@@ -123,6 +178,7 @@ class Tape {
   // A new slot for op with the given inputs (checked to be live handles of this tape).
   Node& record(const OpDef& op, const Var& a);
   Node& record(const OpDef& op, const Var& a, const Var& b);
+  Node& record(const OpDef& op, const std::vector<Var>& inputs);
   // The handle of a finished node (checks the value in anomaly mode).
   Var result(const Node& n);
   const Node& node(const Var& v) const;
@@ -131,6 +187,7 @@ class Tape {
     const Node& n = *nodes_[i];
     return n.param ? n.param->value : n.value;
   }
+  Anchor* anchor() const { return anchor_; }
   bool requires_grad(std::uint32_t i) const { return nodes_[i]->requires_grad; }
   // The gradient buffer of input i, sized like its value; add is false when it holds nothing yet
   // in this pass, so the first contribution may overwrite instead of adding to zeros.
@@ -151,10 +208,13 @@ class Tape {
   friend class Var;
   Node& new_node(const OpDef& op, bool requires_grad);
   void check_handle(const Var& v, const char* op) const;
+  void check_parameters(std::size_t end) const;
   [[noreturn]] void grad_shape_error(std::uint32_t i, std::size_t rows, std::size_t cols) const;
 
   std::vector<std::unique_ptr<Node>> nodes_;  // unique_ptr: node addresses stay put as the tape grows
+  Anchor* anchor_;
   std::size_t size_ = 0;
+  std::uint64_t clears_ = 0;
   std::uint64_t next_generation_ = 1;
   bool recording_ = true;
   bool detect_anomaly_ = false;

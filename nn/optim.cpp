@@ -40,14 +40,14 @@ Schedule::Kind parse_schedule(const std::string& name) {
                               "' (expected constant, step, exponential or inverse_time)");
 }
 
-Optimizer::Optimizer(std::vector<Parameter*> params) : params_(std::move(params)) {}
+Optimizer::Optimizer(std::vector<Parameter*> params) : params_(params.begin(), params.end()) {}
 
 void GradientDescent::step(double rate) {
-  for (Parameter* p : params_) xt::noalias(p->value) -= rate * p->grad;
+  for (const autograd::ParamRef& p : params_) xt::noalias(p->value) -= rate * p->grad;
 }
 
 Momentum::Momentum(std::vector<Parameter*> params, double mu) : Optimizer(std::move(params)), mu_(mu) {
-  for (Parameter* p : params_) velocity_.push_back(xt::zeros_like(p->value));
+  for (const autograd::ParamRef& p : params_) velocity_.push_back(xt::zeros_like(p->value));
 }
 
 void Momentum::step(double rate) {
@@ -60,7 +60,7 @@ void Momentum::step(double rate) {
 
 Adam::Adam(std::vector<Parameter*> params, double beta1, double beta2, double eps)
     : Optimizer(std::move(params)), beta1_(beta1), beta2_(beta2), eps_(eps) {
-  for (Parameter* p : params_) {
+  for (const autograd::ParamRef& p : params_) {
     m_.push_back(xt::zeros_like(p->value));
     v_.push_back(xt::zeros_like(p->value));
   }

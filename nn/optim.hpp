@@ -35,7 +35,8 @@ class Optimizer {
   virtual void step(double rate) = 0;
 
  protected:
-  std::vector<autograd::Parameter*> params_;
+  // Followed when a parameter moves; a destroyed one makes step() throw std::logic_error.
+  std::vector<autograd::ParamRef> params_;
 };
 
 // The blog's update: w ← w − rate · g.

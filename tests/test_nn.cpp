@@ -255,3 +255,13 @@ TEST_CASE("bad model files are named with their problem", "[nn]") {
     CHECK_THROWS_WITH(nn::save_model(model, (dir / "file" / "sub").string()), Contains("file"));
   }
 }
+
+TEST_CASE("an optimiser follows parameters that a growing vector moves", "[nn]") {
+  std::vector<Parameter> params;
+  params.emplace_back(Matrix{{1.0, 2.0}});
+  auto gd = nn::make_optimizer("gd", {&params[0]});
+  for (int i = 0; i < 20; ++i) params.emplace_back(Matrix{{0.0}});  // params[0] moves
+  params[0].grad = Matrix{{1.0, 1.0}};
+  gd->step(0.5);
+  CHECK((params[0].value == Matrix{{0.5, 1.5}}));
+}

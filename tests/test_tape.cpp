@@ -206,3 +206,88 @@ TEST_CASE("anomaly mode names the first op that produced a NaN or infinity", "[e
                Contains("backward of log at tape position 1"));
   }
 }
+
+// Misuse that once reached freed or out-of-bounds memory: each is now refused with a message, or
+// simply works.
+TEST_CASE("clear() inside NoGrad leaves the cleared pass's handles stale", "[errors]") {
+  Parameter W(xt::ones<double>({2, 3}));
+  Tape t;
+  const Var x = t.constant(xt::ones<double>({4, 2}));
+  const Var loss = sum(matmul(x, t.param(W)));
+  {
+    Tape::NoGrad guard(t);
+    t.clear();
+    t.constant(xt::ones<double>({100, 100}));  // re-records slot 0 with another shape
+  }
+  CHECK_THAT(error_of([&] { t.backward(loss); }), Contains("stale"));
+  CHECK(xt::all(xt::equal(W.grad, 0.0)));
+  CHECK(t.size() == 0);  // the guard ends on the cleared tape, not on the pass before it
+}
+
+TEST_CASE("backward on a parameter itself", "[errors]") {
+  Tape t;
+  SECTION("a 1 x 1 parameter: d w / d w = 1") {
+    Parameter w(Matrix{{3.0}});
+    t.backward(t.param(w));
+    CHECK(w.grad(0, 0) == 1.0);
+  }
+  SECTION("a 2 x 2 parameter in a reused slot is refused") {
+    Parameter small(Matrix{{1.0}}), big(xt::ones<double>({2, 2}));
+    t.backward(l2_penalty(t.param(small)));
+    t.clear();
+    const Var v = t.param(big);
+    CHECK_THAT(error_of([&] { t.backward(v); }), Contains("1 x 1") && Contains("[2 x 2]"));
+  }
+}
+
+TEST_CASE("a parameter reshaped between forward and backward is refused", "[errors]") {
+  Parameter W(xt::ones<double>({2, 3}), "W");
+  Tape t;
+  const Var loss = sum(matmul(t.constant(xt::ones<double>({4, 2})), t.param(W)));
+  W.value = xt::ones<double>({5, 5});
+  CHECK_THAT(error_of([&] { t.backward(loss); }),
+             Contains("parameter 'W'") && Contains("[2 x 3]") && Contains("[5 x 5]"));
+}
+
+TEST_CASE("a handle whose tape is gone says so", "[errors]") {
+  Var orphan;
+  {
+    Tape t;
+    orphan = t.constant(Matrix{{1.0}});
+  }
+  Tape other;  // may well reuse the destroyed tape's memory
+  (void)other.constant(Matrix{{2.0}});
+  CHECK_THAT(error_of([&] { (void)orphan.value(); }), Contains("tape was destroyed"));
+  CHECK_THAT(error_of([&] { (void)add(orphan, orphan); }), Contains("tape was destroyed"));
+}
+
+TEST_CASE("an OpDef that goes out of scope leaves the op registry", "[errors]") {
+  const std::size_t before = registered_ops().size();
+  {
+    const OpDef temporary{"temporary", nullptr};
+    CHECK(registered_ops().size() == before + 1);
+  }
+  CHECK(registered_ops().size() == before);
+  for (const OpDef* op : registered_ops()) CHECK(std::string(op->name) != "temporary");
+}
+
+TEST_CASE("parameters moved by a growing vector keep working", "[errors]") {
+  std::vector<Parameter> params;
+  params.emplace_back(Matrix{{1.0, -2.0}}, "a");
+  Tape t;
+  const Var loss = l2_penalty(t.param(params[0]));
+  const Parameter* before = &params[0];
+  for (int i = 0; i < 20; ++i) params.emplace_back(Matrix{{0.0}});  // reallocates: params[0] moves
+  REQUIRE(&params[0] != before);
+  t.backward(loss);
+  CHECK((params[0].grad == Matrix{{1.0, -2.0}}));  // d ½Σa² = a, in the moved parameter
+
+  SECTION("a destroyed parameter is named, not written") {
+    t.clear();
+    std::vector<Parameter> gone;
+    gone.emplace_back(Matrix{{2.0}}, "gone");
+    const Var l = l2_penalty(t.param(gone[0]));
+    gone.clear();
+    CHECK_THAT(error_of([&] { t.backward(l); }), Contains("parameter") && Contains("destroyed"));
+  }
+}
