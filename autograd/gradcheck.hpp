@@ -34,4 +34,12 @@ GradcheckResult gradcheck(const ScalarFunction& f, const std::vector<Matrix>& in
                           const GradcheckOptions& options = {},
                           const std::vector<std::string>& names = {});
 
+// A model's check: loss records the model's forward pass on the tape it is given and returns the
+// 1x1 loss; every element of every parameter is compared with central differences. The parameters
+// are left with their values as they were and their gradients zeroed. Messages name parameters by
+// their name, or "parameter k".
+using LossFunction = std::function<Var(Tape&)>;
+GradcheckResult gradcheck(const std::vector<Parameter*>& params, const LossFunction& loss,
+                          const GradcheckOptions& options = {});
+
 }  // namespace autograd
