@@ -8,5 +8,7 @@ namespace autograd::blas {
 // BLAS flags, never copies. C must already have the result's shape (beta = 1 accumulates into it).
 void gemm(bool trans_a, bool trans_b, double alpha, const Matrix& A, const Matrix& B, double beta,
           Matrix& C);
+void gemm(bool trans_a, bool trans_b, float alpha, const Matrix32& A, const Matrix32& B, float beta,
+          Matrix32& C);  // the same through cblas_sgemm
 
 }  // namespace autograd::blas

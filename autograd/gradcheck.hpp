@@ -9,7 +9,10 @@
 namespace autograd {
 
 // Builds a 1x1 value from the inputs, recording on the tape it is given.
-using ScalarFunction = std::function<Var(Tape&, const std::vector<Var>&)>;
+template <class T>
+using BasicScalarFunction =
+    std::function<BasicVar<T>(BasicTape<T>&, const std::vector<BasicVar<T>>&)>;
+using ScalarFunction = BasicScalarFunction<double>;
 
 struct GradcheckOptions {
   double eps = 1e-6;   // central-difference step
@@ -18,6 +21,12 @@ struct GradcheckOptions {
   // about 1e-16·|f|/eps = 1e-10·|f|, so 1e-6 relative leaves a wide margin for both.
   double rtol = 1e-6;
   double atol = 1e-8;
+
+  // The defaults of a float32 check. Evaluated in float (6e-8 relative rounding), a step of 3e-3
+  // makes the rounding error about 2e-5 times |f| and the truncation error about 1.5e-6 times the
+  // third derivative: for losses of size up to ~50, 2e-3 absolute + 1e-2 relative keeps a margin of
+  // 5 or more over both.
+  static GradcheckOptions float32() { return {3e-3, 1e-2, 2e-3}; }
 };
 
 struct GradcheckResult {
@@ -33,13 +42,22 @@ struct GradcheckResult {
 GradcheckResult gradcheck(const ScalarFunction& f, const std::vector<Matrix>& inputs,
                           const GradcheckOptions& options = {},
                           const std::vector<std::string>& names = {});
+// The same in float32: the tape's float gradients against float central differences.
+GradcheckResult gradcheck(const BasicScalarFunction<float>& f, const std::vector<Matrix32>& inputs,
+                          const GradcheckOptions& options = GradcheckOptions::float32(),
+                          const std::vector<std::string>& names = {});
 
 // A model's check: loss records the model's forward pass on the tape it is given and returns the
 // 1x1 loss; every element of every parameter is compared with central differences. The parameters
 // are left with their values as they were and their gradients zeroed. Messages name parameters by
 // their name, or "parameter k".
-using LossFunction = std::function<Var(Tape&)>;
+template <class T>
+using BasicLossFunction = std::function<BasicVar<T>(BasicTape<T>&)>;
+using LossFunction = BasicLossFunction<double>;
 GradcheckResult gradcheck(const std::vector<Parameter*>& params, const LossFunction& loss,
                           const GradcheckOptions& options = {});
+GradcheckResult gradcheck(const std::vector<BasicParameter<float>*>& params,
+                          const BasicLossFunction<float>& loss,
+                          const GradcheckOptions& options = GradcheckOptions::float32());
 
 }  // namespace autograd

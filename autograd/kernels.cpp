@@ -50,6 +50,13 @@ void tanh(const double* x, double* y, std::size_t n) { current().tanh(x, y, n); 
 void exp(const double* x, double* y, std::size_t n) { current().exp(x, y, n); }
 const char* instruction_set() { return current().name; }
 
+void tanh(const float* x, float* y, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) y[i] = std::tanh(x[i]);
+}
+void exp(const float* x, float* y, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) y[i] = std::exp(x[i]);
+}
+
 std::vector<std::string> available_instruction_sets() {
   std::vector<std::string> names;
   for (const Table& t : available()) names.push_back(t.name);

@@ -13,8 +13,9 @@ std::vector<const OpDef*>& op_registry() {
   return ops;
 }
 
-bool all_finite(const Matrix& m) {
-  for (double x : m) {
+template <class T>
+bool all_finite(const BasicMatrix<T>& m) {
+  for (T x : m) {
     if (!std::isfinite(x)) return false;
   }
   return true;
@@ -25,7 +26,8 @@ const OpDef parameter_op{"parameter", nullptr};
 
 }  // namespace
 
-OpDef::OpDef(const char* op_name, BackwardFn backward_fn) : name(op_name), backward(backward_fn) {
+OpDef::OpDef(const char* op_name, BackwardFn f64, BasicBackwardFn<float> f32)
+    : name(op_name), backward(f64), backward_f32(f32) {
   op_registry().push_back(this);
 }
 
@@ -70,30 +72,35 @@ void Anchor::release(Anchor* anchor) {
 // ---------------------------------------------------------------------------------------------------
 // Parameter
 
-Parameter::Parameter(Matrix v, std::string n)
-    : value(std::move(v)), grad(Matrix::from_shape(value.shape())), name(std::move(n)),
+template <class T>
+BasicParameter<T>::BasicParameter(BasicMatrix<T> v, std::string n)
+    : value(std::move(v)), grad(BasicMatrix<T>::from_shape(value.shape())), name(std::move(n)),
       anchor_(Anchor::acquire(this)) {
-  grad.fill(0.0);
+  grad.fill(T(0));
 }
 
-Parameter::Parameter(const Parameter& other)
+template <class T>
+BasicParameter<T>::BasicParameter(const BasicParameter& other)
     : value(other.value), grad(other.grad), name(other.name), anchor_(Anchor::acquire(this)) {}
 
-Parameter::Parameter(Parameter&& other) noexcept
+template <class T>
+BasicParameter<T>::BasicParameter(BasicParameter&& other) noexcept
     : value(std::move(other.value)), grad(std::move(other.grad)), name(std::move(other.name)),
       anchor_(other.anchor_) {
   other.anchor_ = nullptr;
   if (anchor_) anchor_->object = this;
 }
 
-Parameter& Parameter::operator=(const Parameter& other) {
+template <class T>
+BasicParameter<T>& BasicParameter<T>::operator=(const BasicParameter& other) {
   value = other.value;
   grad = other.grad;
   name = other.name;
   return *this;
 }
 
-Parameter& Parameter::operator=(Parameter&& other) noexcept {
+template <class T>
+BasicParameter<T>& BasicParameter<T>::operator=(BasicParameter&& other) noexcept {
   value = std::move(other.value);
   grad = std::move(other.grad);
   name = std::move(other.name);
@@ -103,53 +110,62 @@ Parameter& Parameter::operator=(Parameter&& other) noexcept {
   return *this;
 }
 
-Parameter::~Parameter() { Anchor::release(anchor_); }
+template <class T>
+BasicParameter<T>::~BasicParameter() {
+  Anchor::release(anchor_);
+}
 
-ParamRef::ParamRef(Parameter& p) {
+template <class T>
+BasicParamRef<T>::BasicParamRef(BasicParameter<T>& p) {
   if (p.anchor_ == nullptr) p.anchor_ = Anchor::acquire(&p);  // a moved-from parameter, reused
   anchor_ = p.anchor_;
   serial_ = anchor_->serial;
 }
 
-Parameter* ParamRef::get() const {
+template <class T>
+BasicParameter<T>* BasicParamRef<T>::get() const {
   if (!alive()) {
     throw std::logic_error(anchor_ == nullptr ? "parameter: empty reference"
                                               : "parameter: it was destroyed while still in use "
                                                 "(by a recorded pass or an optimiser)");
   }
-  return static_cast<Parameter*>(anchor_->object);
+  return static_cast<BasicParameter<T>*>(anchor_->object);
 }
 
-void Parameter::zero_grad() {
+template <class T>
+void BasicParameter<T>::zero_grad() {
   if (grad.shape() != value.shape()) grad.resize(value.shape());
-  grad.fill(0.0);
+  grad.fill(T(0));
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Var
 
-Tape& Var::tape() const {
+template <class T>
+BasicTape<T>& BasicVar<T>::tape() const {
   if (anchor_ == nullptr) throw std::logic_error("Var: this handle was never given a value");
   if (anchor_->serial != serial_) throw std::logic_error("Var: this handle's tape was destroyed");
-  return *static_cast<Tape*>(anchor_->object);
+  return *static_cast<BasicTape<T>*>(anchor_->object);
 }
 
-const Matrix& Var::value() const {
-  const Node& n = tape().node(*this);
+template <class T>
+const BasicMatrix<T>& BasicVar<T>::value() const {
+  const BasicNode<T>& n = tape().node(*this);
   return n.param ? n.param->value : n.value;
 }
 
-const Matrix& Var::grad() const {
-  const Node& cn = tape().node(*this);
+template <class T>
+const BasicMatrix<T>& BasicVar<T>::grad() const {
+  const BasicNode<T>& cn = tape().node(*this);
   if (cn.param) return cn.param->grad;
   if (!cn.requires_grad) {
     throw std::logic_error(std::string("grad: this ") + cn.op->name +
                            " depends on no parameter, so it has no gradient");
   }
-  Node& n = *tape().nodes_[index_];
+  BasicNode<T>& n = *tape().nodes_[index_];
   if (!n.has_grad) {  // the loss does not depend on it: its gradient is zero
     n.grad.resize(n.value.shape());
-    n.grad.fill(0.0);
+    n.grad.fill(T(0));
     n.has_grad = true;
   }
   return n.grad;
@@ -158,11 +174,16 @@ const Matrix& Var::grad() const {
 // ---------------------------------------------------------------------------------------------------
 // Tape
 
-Tape::Tape() : anchor_(Anchor::acquire(this)) {}
+template <class T>
+BasicTape<T>::BasicTape() : anchor_(Anchor::acquire(this)) {}
 
-Tape::~Tape() { Anchor::release(anchor_); }
+template <class T>
+BasicTape<T>::~BasicTape() {
+  Anchor::release(anchor_);
+}
 
-void Tape::check_handle(const Var& v, const char* op) const {
+template <class T>
+void BasicTape<T>::check_handle(const Var& v, const char* op) const {
   if (v.anchor_ == nullptr) {
     throw std::logic_error(std::string(op) + ": input handle was never given a value");
   }
@@ -178,16 +199,18 @@ void Tape::check_handle(const Var& v, const char* op) const {
   }
 }
 
-const Node& Tape::node(const Var& v) const {
+template <class T>
+const typename BasicTape<T>::Node& BasicTape<T>::node(const Var& v) const {
   check_handle(v, "Var");
   return *nodes_[v.index_];
 }
 
-Node& Tape::new_node(const OpDef& op, bool requires_grad) {
+template <class T>
+typename BasicTape<T>::Node& BasicTape<T>::new_node(const OpDef& op, bool requires_grad) {
   if (size_ == nodes_.size()) nodes_.push_back(std::make_unique<Node>());
   Node& n = *nodes_[size_];
   n.op = &op;
-  n.param = ParamRef();
+  n.param = BasicParamRef<T>();
   n.in.clear();
   n.index = static_cast<std::uint32_t>(size_);
   n.generation = next_generation_++;
@@ -198,14 +221,16 @@ Node& Tape::new_node(const OpDef& op, bool requires_grad) {
   return n;
 }
 
-Node& Tape::record(const OpDef& op, const Var& a) {
+template <class T>
+typename BasicTape<T>::Node& BasicTape<T>::record(const OpDef& op, const Var& a) {
   check_handle(a, op.name);
   Node& n = new_node(op, nodes_[a.index_]->requires_grad);
   n.in.push_back(a.index_);
   return n;
 }
 
-Node& Tape::record(const OpDef& op, const Var& a, const Var& b) {
+template <class T>
+typename BasicTape<T>::Node& BasicTape<T>::record(const OpDef& op, const Var& a, const Var& b) {
   check_handle(a, op.name);
   check_handle(b, op.name);
   Node& n = new_node(op, nodes_[a.index_]->requires_grad || nodes_[b.index_]->requires_grad);
@@ -214,7 +239,8 @@ Node& Tape::record(const OpDef& op, const Var& a, const Var& b) {
   return n;
 }
 
-Node& Tape::record(const OpDef& op, const Var* inputs, std::size_t count) {
+template <class T>
+typename BasicTape<T>::Node& BasicTape<T>::record(const OpDef& op, const Var* inputs, std::size_t count) {
   bool requires = false;
   for (std::size_t k = 0; k < count; ++k) {
     check_handle(inputs[k], op.name);
@@ -225,7 +251,8 @@ Node& Tape::record(const OpDef& op, const Var* inputs, std::size_t count) {
   return n;
 }
 
-Var Tape::result(const Node& n) {
+template <class T>
+typename BasicTape<T>::Var BasicTape<T>::result(const Node& n) {
   if (detect_anomaly_ && !all_finite(n.value)) {
     size_ = n.index;  // the failed op leaves nothing on the tape
     throw std::runtime_error(std::string("anomaly: ") + n.op->name + " at tape position " +
@@ -234,30 +261,34 @@ Var Tape::result(const Node& n) {
   return Var(anchor_, n.index, n.generation);
 }
 
-Var Tape::constant(const Matrix& value) {
+template <class T>
+typename BasicTape<T>::Var BasicTape<T>::constant(const Matrix& value) {
   Node& n = new_node(constant_op, false);
   n.value.resize(value.shape());
   xt::noalias(n.value) = value;
   return result(n);
 }
 
-Var Tape::constant(double value) {
+template <class T>
+typename BasicTape<T>::Var BasicTape<T>::constant(T value) {
   Node& n = new_node(constant_op, false);
   n.value.resize({1, 1});
   n.value(0, 0) = value;
   return result(n);
 }
 
-Var Tape::param(Parameter& p) {
+template <class T>
+typename BasicTape<T>::Var BasicTape<T>::param(Parameter& p) {
   if (p.grad.shape() != p.value.shape()) p.zero_grad();
   Node& n = new_node(parameter_op, true);
-  n.param = ParamRef(p);
+  n.param = BasicParamRef<T>(p);
   n.attr[0] = p.value.shape(0);
   n.attr[1] = p.value.shape(1);
   return Var(anchor_, n.index, n.generation);
 }
 
-Matrix& Tape::grad_target(std::uint32_t i, bool& add) {
+template <class T>
+typename BasicTape<T>::Matrix& BasicTape<T>::grad_target(std::uint32_t i, bool& add) {
   Node& n = *nodes_[i];
   if (n.param) {
     add = true;
@@ -271,18 +302,20 @@ Matrix& Tape::grad_target(std::uint32_t i, bool& add) {
   return n.grad;
 }
 
-Matrix& Tape::sum_to_target(std::uint32_t i, std::size_t R, std::size_t C) {
+template <class T>
+typename BasicTape<T>::Matrix& BasicTape<T>::sum_to_target(std::uint32_t i, std::size_t R, std::size_t C) {
   const Matrix& v = value(i);
   if ((v.shape(0) != R && v.shape(0) != 1) || (v.shape(1) != C && v.shape(1) != 1)) {
     grad_shape_error(i, R, C);
   }
   bool add = false;
   Matrix& g = grad_target(i, add);
-  if (!add) g.fill(0.0);
+  if (!add) g.fill(T(0));
   return g;
 }
 
-void Tape::accumulate_sum_to(std::uint32_t i, const Matrix& e) {
+template <class T>
+void BasicTape<T>::accumulate_sum_to(std::uint32_t i, const Matrix& e) {
   if (!nodes_[i]->requires_grad) return;
   const std::size_t R = e.shape(0), C = e.shape(1);
   if (value(i).shape(0) == R && value(i).shape(1) == C) return accumulate(i, e);
@@ -291,19 +324,20 @@ void Tape::accumulate_sum_to(std::uint32_t i, const Matrix& e) {
   // As the template above, with row pointers instead of g(a, b): the element-indexed loop was 9%
   // of training the blog's net.
   for (std::size_t a = 0; a < R; ++a) {
-    const double* ea = e.data() + a * C;
-    double* ga = g.data() + (r == 1 ? 0 : a) * c;
+    const T* ea = e.data() + a * C;
+    T* ga = g.data() + (r == 1 ? 0 : a) * c;
     if (c == C) {
       for (std::size_t b = 0; b < C; ++b) ga[b] += ea[b];
     } else {
-      double s = 0.0;
+      T s = 0;
       for (std::size_t b = 0; b < C; ++b) s += ea[b];
       ga[0] += s;
     }
   }
 }
 
-void Tape::grad_shape_error(std::uint32_t i, std::size_t rows, std::size_t cols) const {
+template <class T>
+void BasicTape<T>::grad_shape_error(std::uint32_t i, std::size_t rows, std::size_t cols) const {
   const Node& n = *nodes_[i];
   throw std::logic_error("backward: a gradient of shape [" + std::to_string(rows) + " x " +
                          std::to_string(cols) + "] reached " + n.op->name + " at tape position " +
@@ -312,7 +346,8 @@ void Tape::grad_shape_error(std::uint32_t i, std::size_t rows, std::size_t cols)
 
 // Every parameter recorded before `end` still exists, with the shape it was recorded with, and a
 // gradient of that shape: the backward rules (and BLAS) write into those buffers.
-void Tape::check_parameters(std::size_t end) const {
+template <class T>
+void BasicTape<T>::check_parameters(std::size_t end) const {
   for (std::size_t k = 0; k < end; ++k) {
     const Node& n = *nodes_[k];
     if (!n.param) continue;
@@ -320,7 +355,7 @@ void Tape::check_parameters(std::size_t end) const {
       throw std::logic_error("backward: the parameter recorded at tape position " +
                              std::to_string(k) + " was destroyed before backward");
     }
-    const Parameter& p = *n.param;
+    const BasicParameter<T>& p = *n.param;
     const auto same = [&](const Matrix& m) { return m.shape(0) == n.attr[0] && m.shape(1) == n.attr[1]; };
     if (!same(p.value) || !same(p.grad)) {
       throw std::logic_error("backward: parameter '" + p.name + "' at tape position " +
@@ -332,7 +367,8 @@ void Tape::check_parameters(std::size_t end) const {
   }
 }
 
-void Tape::backward(const Var& loss) {
+template <class T>
+void BasicTape<T>::backward(const Var& loss) {
   check_handle(loss, "backward");
   Node& l = *nodes_[loss.index_];
   const Matrix& loss_value = value(loss.index_);
@@ -351,16 +387,21 @@ void Tape::backward(const Var& loss) {
   check_parameters(loss.index_ + 1);
   differentiated_ = true;
   if (l.param) {  // the loss is a parameter itself: d w / d w = 1
-    l.param->grad(0, 0) += 1.0;
+    l.param->grad(0, 0) += T(1);
     return;
   }
   l.grad.resize({1, 1});
-  l.grad(0, 0) = 1.0;
+  l.grad(0, 0) = T(1);
   l.has_grad = true;
   for (std::size_t k = loss.index_ + 1; k-- > 0;) {
     const Node& n = *nodes_[k];
     if (!n.requires_grad || !n.has_grad || n.op->backward == nullptr) continue;
-    n.op->backward(*this, n);
+    const BasicBackwardFn<T> rule = n.op->template rule<T>();
+    if (rule == nullptr) {
+      throw std::logic_error(std::string("backward: ") + n.op->name + " at tape position " +
+                             std::to_string(k) + " has no " + dtype_name<T>() + " rule");
+    }
+    rule(*this, n);
     if (!detect_anomaly_) continue;
     for (std::uint32_t in : n.in) {
       if (in == Node::none || !nodes_[in]->requires_grad) continue;
@@ -375,21 +416,33 @@ void Tape::backward(const Var& loss) {
   }
 }
 
-void Tape::clear() {
+template <class T>
+void BasicTape<T>::clear() {
   size_ = 0;
   differentiated_ = false;
   ++clears_;
 }
 
-Tape::NoGrad::NoGrad(Tape& tape)
+template <class T>
+BasicTape<T>::NoGrad::NoGrad(BasicTape& tape)
     : tape_(tape), mark_(tape.size_), clears_(tape.clears_), was_recording_(tape.recording_) {
   tape_.recording_ = false;
 }
 
-Tape::NoGrad::~NoGrad() {
+template <class T>
+BasicTape<T>::NoGrad::~NoGrad() {
   // Rolling back past a clear() would bring the cleared pass's handles back to life.
   tape_.size_ = tape_.clears_ == clears_ ? mark_ : 0;
   tape_.recording_ = was_recording_;
 }
+
+template class BasicParameter<double>;
+template class BasicParameter<float>;
+template class BasicParamRef<double>;
+template class BasicParamRef<float>;
+template class BasicVar<double>;
+template class BasicVar<float>;
+template class BasicTape<double>;
+template class BasicTape<float>;
 
 }  // namespace autograd

@@ -2,7 +2,9 @@
 // The tape: a Wengert list of every value computed in one forward pass, in creation order.
 // backward(loss) walks it back once, and each op's rule adds its inputs' shares of the gradient.
 #include <array>
+#include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -15,23 +17,50 @@
 
 namespace autograd {
 
-class Tape;
-struct Node;
+template <class T>
+class BasicTape;
+template <class T>
+struct BasicNode;
 
-// An op's backward rule: read node.grad (d loss / d result) and add each input's share to it.
-using BackwardFn = void (*)(Tape&, const Node&);
+// An op's backward rule for precision T: read node.grad (d loss / d result) and add each input's
+// share to it.
+template <class T>
+using BasicBackwardFn = void (*)(BasicTape<T>&, const BasicNode<T>&);
+using BackwardFn = BasicBackwardFn<double>;
 
 // What an op is: its name (for errors) and its backward rule. Every OpDef registers itself, so the
 // tests can walk the list of all ops and fail when one has no gradient check.
 // Define OpDefs as objects with static storage duration (namespace-scope constants, as in ops.cpp):
 // each node of a tape points at its OpDef. One that is destroyed leaves the registry.
+//
+// A rule written once as a generic lambda, [](auto& t, const auto& n) { … }, serves both
+// precisions; one written for Tape and Node only serves float64 (a float32 tape using it throws).
 struct OpDef {
-  OpDef(const char* name, BackwardFn backward);
+  OpDef(const char* name, std::nullptr_t) : OpDef(name, BackwardFn(nullptr), nullptr) {}
+  OpDef(const char* name, BackwardFn backward) : OpDef(name, backward, nullptr) {}
+  template <class Rule, class = std::enable_if_t<!std::is_convertible_v<Rule, BackwardFn> ||
+                                                 std::is_convertible_v<Rule, BasicBackwardFn<float>>>>
+  OpDef(const char* name, Rule rule)
+      : OpDef(name, static_cast<BackwardFn>(rule), static_cast<BasicBackwardFn<float>>(rule)) {}
   ~OpDef();
   OpDef(const OpDef&) = delete;  // the registry and the tapes hold its address
   OpDef& operator=(const OpDef&) = delete;
+
   const char* name;
-  BackwardFn backward;  // nullptr for leaves (constants and parameters)
+  BackwardFn backward;                    // float64; nullptr for leaves (constants and parameters)
+  BasicBackwardFn<float> backward_f32;    // float32; nullptr for leaves or a float64-only rule
+
+  template <class T>
+  BasicBackwardFn<T> rule() const {
+    if constexpr (std::is_same_v<T, float>) {
+      return backward_f32;
+    } else {
+      return backward;
+    }
+  }
+
+ private:
+  OpDef(const char* name, BackwardFn f64, BasicBackwardFn<float> f32);
 };
 const std::vector<const OpDef*>& registered_ops();
 
@@ -51,36 +80,40 @@ struct Anchor {
 // (a growing std::vector<Parameter>, a std::swap) and refuses with std::logic_error to touch it
 // once it is destroyed. Copying makes a new parameter; assigning copies values and keeps identity,
 // except a move assignment, after which the target is the parameter the source was.
-class Parameter {
+template <class T>
+class BasicParameter {
  public:
-  explicit Parameter(Matrix value, std::string name = "");
-  Parameter(const Parameter& other);
-  Parameter(Parameter&& other) noexcept;
-  Parameter& operator=(const Parameter& other);
-  Parameter& operator=(Parameter&& other) noexcept;
-  ~Parameter();
+  using value_type = T;
+  explicit BasicParameter(BasicMatrix<T> value, std::string name = "");
+  BasicParameter(const BasicParameter& other);
+  BasicParameter(BasicParameter&& other) noexcept;
+  BasicParameter& operator=(const BasicParameter& other);
+  BasicParameter& operator=(BasicParameter&& other) noexcept;
+  ~BasicParameter();
   void zero_grad();
 
-  Matrix value;
-  Matrix grad;  // same shape as value
+  BasicMatrix<T> value;
+  BasicMatrix<T> grad;  // same shape as value
   std::string name;
 
  private:
-  friend class ParamRef;
+  template <class>
+  friend class BasicParamRef;
   Anchor* anchor_ = nullptr;  // null only after being moved from; a new one is made on demand
 };
 
 // How a tape or an optimiser holds a Parameter (see Parameter).
-class ParamRef {
+template <class T>
+class BasicParamRef {
  public:
-  ParamRef() = default;
-  ParamRef(Parameter& p);  // NOLINT: implicit, so a Parameter* list converts
-  ParamRef(Parameter* p) : ParamRef(*p) {}  // NOLINT
+  BasicParamRef() = default;
+  BasicParamRef(BasicParameter<T>& p);  // NOLINT: implicit, so a Parameter* list converts
+  BasicParamRef(BasicParameter<T>* p) : BasicParamRef(*p) {}  // NOLINT
   bool alive() const { return anchor_ != nullptr && anchor_->serial == serial_; }
   // The parameter where it lives now; throws std::logic_error if it was destroyed.
-  Parameter* get() const;
-  Parameter* operator->() const { return get(); }
-  Parameter& operator*() const { return *get(); }
+  BasicParameter<T>* get() const;
+  BasicParameter<T>* operator->() const { return get(); }
+  BasicParameter<T>& operator*() const { return *get(); }
   explicit operator bool() const { return anchor_ != nullptr; }
 
  private:
@@ -89,41 +122,45 @@ class ParamRef {
 };
 
 // One recorded value. Slots are reused from pass to pass, so their buffers are allocated once.
-struct Node {
+template <class T>
+struct BasicNode {
+  using value_type = T;
   static constexpr std::uint32_t none = UINT32_MAX;
 
   const OpDef* op = nullptr;
-  ParamRef param;                       // set for parameter leaves; their value lives there
+  BasicParamRef<T> param;                     // set for parameter leaves; their value lives there
   std::vector<std::uint32_t> in;        // tape positions of the inputs (capacity kept across passes)
   std::uint32_t index = 0;              // own tape position
   std::uint64_t generation = 0;         // tells a stale handle from the slot's current value
-  double scalar = 0.0;                  // op attribute: a scale factor, 1/N of a mean reduction
+  T scalar = 0;                         // op attribute: a scale factor, 1/N of a mean reduction
   std::array<std::size_t, 4> attr{};    // op attributes: an axis, a slice's ranges; for parameter
                                         // leaves the shape recorded, checked again by backward
   bool requires_grad = false;           // some parameter reaches this value
   bool has_grad = false;                // grad holds this pass's gradient
-  Matrix value;                         // the op's result
-  Matrix grad;                          // d loss / d value
-  Matrix saved;                         // what backward needs beyond inputs and result
+  BasicMatrix<T> value;                 // the op's result
+  BasicMatrix<T> grad;                  // d loss / d value
+  BasicMatrix<T> saved;                 // what backward needs beyond inputs and result
   Labels labels;                        // class labels of a cross-entropy
 };
 
 // The handle a user holds: a position on a tape. Cheap to copy; goes stale when the tape is cleared.
-class Var {
+template <class T>
+class BasicVar {
  public:
-  Var() = default;
-  const Matrix& value() const;
+  using value_type = T;
+  BasicVar() = default;
+  const BasicMatrix<T>& value() const;
   // d loss / d this value after backward (zeros if the loss does not depend on it).
-  const Matrix& grad() const;
+  const BasicMatrix<T>& grad() const;
   std::size_t rows() const { return value().shape(0); }
   std::size_t cols() const { return value().shape(1); }
-  Tape& tape() const;  // throws std::logic_error if the handle is empty or its tape destroyed
+  BasicTape<T>& tape() const;  // throws std::logic_error if the handle is empty or its tape destroyed
   std::uint32_t index() const { return index_; }
   bool empty() const { return anchor_ == nullptr; }  // default-constructed: no value yet
 
  private:
-  friend class Tape;
-  Var(Anchor* anchor, std::uint32_t index, std::uint64_t generation)
+  friend class BasicTape<T>;
+  BasicVar(Anchor* anchor, std::uint32_t index, std::uint64_t generation)
       : anchor_(anchor), serial_(anchor->serial), index_(index), generation_(generation) {}
   Anchor* anchor_ = nullptr;   // the tape's cell: a destroyed tape is detected, not dereferenced
   std::uint64_t serial_ = 0;
@@ -131,16 +168,23 @@ class Var {
   std::uint64_t generation_ = 0;
 };
 
-class Tape {
+template <class T>
+class BasicTape {
  public:
-  Tape();
-  ~Tape();
-  Tape(const Tape&) = delete;             // handles point at their tape
-  Tape& operator=(const Tape&) = delete;
+  using value_type = T;
+  using Matrix = BasicMatrix<T>;
+  using Var = BasicVar<T>;
+  using Node = BasicNode<T>;
+  using Parameter = BasicParameter<T>;
+
+  BasicTape();
+  ~BasicTape();
+  BasicTape(const BasicTape&) = delete;             // handles point at their tape
+  BasicTape& operator=(const BasicTape&) = delete;
 
   // Leaves. A constant is copied onto the tape (into a reused buffer) and gets no gradient.
   Var constant(const Matrix& value);
-  Var constant(double value);  // a 1 x 1 constant
+  Var constant(T value);  // a 1 x 1 constant
   Var param(Parameter& p);
 
   // Seeds d loss = 1 and walks the tape back once. The loss must be 1x1 and depend on a parameter;
@@ -158,13 +202,13 @@ class Tape {
   // the tape is rolled back to where it was: inference never grows the tape.
   class NoGrad {
    public:
-    explicit NoGrad(Tape& tape);
+    explicit NoGrad(BasicTape& tape);
     ~NoGrad();
     NoGrad(const NoGrad&) = delete;
     NoGrad& operator=(const NoGrad&) = delete;
 
    private:
-    Tape& tape_;
+    BasicTape& tape_;
     std::size_t mark_;
     std::uint64_t clears_;  // a clear() inside the guard leaves nothing to roll back to
     bool was_recording_;
@@ -206,7 +250,7 @@ class Tape {
   // Input i's gradient buffer for the sum of a broadcast [R x C] gradient, zeroed if it held
   // nothing yet in this pass; throws if i's shape does not broadcast to [R x C].
   Matrix& sum_to_target(std::uint32_t i, std::size_t R, std::size_t C);
-  friend class Var;
+  friend class BasicVar<T>;
   Node& new_node(const OpDef& op, bool requires_grad);
   void check_handle(const Var& v, const char* op) const;
   void check_parameters(std::size_t end) const;
@@ -222,8 +266,9 @@ class Tape {
   bool differentiated_ = false;
 };
 
+template <class T>
 template <class E>
-void Tape::accumulate(std::uint32_t i, const E& e) {
+void BasicTape<T>::accumulate(std::uint32_t i, const E& e) {
   if (!nodes_[i]->requires_grad) return;
   const auto& s = e.shape();
   const Matrix& v = value(i);
@@ -239,8 +284,9 @@ void Tape::accumulate(std::uint32_t i, const E& e) {
   }
 }
 
+template <class T>
 template <class E>
-void Tape::accumulate_sum_to(std::uint32_t i, const E& e) {
+void BasicTape<T>::accumulate_sum_to(std::uint32_t i, const E& e) {
   if (!nodes_[i]->requires_grad) return;
   const std::size_t R = e.shape()[0], C = e.shape()[1];
   if (value(i).shape(0) == R && value(i).shape(1) == C) return accumulate(i, e);
@@ -251,5 +297,42 @@ void Tape::accumulate_sum_to(std::uint32_t i, const E& e) {
     for (std::size_t b = 0; b < C; ++b) g(one_row ? 0 : a, one_col ? 0 : b) += e(a, b);
   }
 }
+
+// The float64 engine under its plain names, as the proofs and the blog use it, and both precisions
+// under one set of names in a namespace each: `using namespace autograd::f32;` switches a model.
+using Tape = BasicTape<double>;
+using Var = BasicVar<double>;
+using Node = BasicNode<double>;
+using Parameter = BasicParameter<double>;
+using ParamRef = BasicParamRef<double>;
+
+namespace f64 {
+using autograd::Labels;
+using Matrix = BasicMatrix<double>;
+using Tape = BasicTape<double>;
+using Var = BasicVar<double>;
+using Node = BasicNode<double>;
+using Parameter = BasicParameter<double>;
+using ParamRef = BasicParamRef<double>;
+}  // namespace f64
+
+namespace f32 {
+using autograd::Labels;
+using Matrix = BasicMatrix<float>;
+using Tape = BasicTape<float>;
+using Var = BasicVar<float>;
+using Node = BasicNode<float>;
+using Parameter = BasicParameter<float>;
+using ParamRef = BasicParamRef<float>;
+}  // namespace f32
+
+extern template class BasicParameter<double>;
+extern template class BasicParameter<float>;
+extern template class BasicParamRef<double>;
+extern template class BasicParamRef<float>;
+extern template class BasicVar<double>;
+extern template class BasicVar<float>;
+extern template class BasicTape<double>;
+extern template class BasicTape<float>;
 
 }  // namespace autograd

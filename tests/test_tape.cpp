@@ -352,7 +352,7 @@ TEST_CASE("the sequence-model ops name themselves and the shapes in their errors
              Contains("slice: rows [0, 3) and columns [0, 1) are not within [2 x 3]"));
   CHECK_THAT(error_of([&] { concat({a, b}, 0); }),
              Contains("concat: along axis 0 input 1 is [3 x 2], input 0 is [2 x 3]"));
-  CHECK_THAT(error_of([&] { concat({}, 0); }), Contains("concat: no inputs"));
+  CHECK_THAT(error_of([&] { concat(std::vector<Var>{}, 0); }), Contains("concat: no inputs"));
   CHECK_THAT(error_of([&] { gather_rows(a, {0, 2}); }),
              Contains("gather_rows: id 2 at position 1 is not a row of [2 x 3]"));
   CHECK_THAT(error_of([&] { sum(a, 2); }), Contains("sum: axis must be 0") && Contains("got 2"));

@@ -71,10 +71,10 @@ TEST_CASE("tanh and exp kernels are within 2 ulp of the C library", "[kernels]")
   // The C library is within 1 ulp of the exact values and the kernels' formulas within 2 (Cephes'
   // rational function for small |x|, measured); a wrong coefficient or range reduction errs by far
   // more than 2 ulp.
-  const Worst t = compare(autograd::kernels::tanh, [](double v) { return std::tanh(v); }, inputs(-25, 25));
+  const Worst t = compare(static_cast<void (*)(const double*, double*, std::size_t)>(autograd::kernels::tanh), [](double v) { return std::tanh(v); }, inputs(-25, 25));
   INFO("tanh: " << t.ulps << " ulp at x = " << t.at << ": " << t.got << " instead of " << t.want);
   CHECK(t.ulps <= 2);
-  const Worst e = compare(autograd::kernels::exp, [](double v) { return std::exp(v); }, inputs(-760, 720));
+  const Worst e = compare(static_cast<void (*)(const double*, double*, std::size_t)>(autograd::kernels::exp), [](double v) { return std::exp(v); }, inputs(-760, 720));
   INFO("exp: " << e.ulps << " ulp at x = " << e.at << ": " << e.got << " instead of " << e.want);
   CHECK(e.ulps <= 2);
 }
