@@ -52,9 +52,26 @@ Var Dense::operator()(Tape& tape, const Var& x) {
   return matmul(x, tape.param(W)) + tape.param(b);
 }
 
+std::size_t parameter_count(const std::vector<std::size_t>& sizes) {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i + 1 < sizes.size(); ++i) n += (sizes[i] + 1) * sizes[i + 1];
+  return n;
+}
+
 MLP::MLP(const std::vector<std::size_t>& sizes, Activation hidden, std::uint64_t seed)
     : hidden_(hidden) {
   if (sizes.size() < 2) throw std::invalid_argument("MLP: needs at least input and output sizes");
+  for (std::size_t s : sizes) {
+    if (s == 0 || s > max_layer_size) {
+      throw std::invalid_argument("MLP: layer size " + std::to_string(s) + " is not in 1.." +
+                                  std::to_string(max_layer_size));
+    }
+  }
+  if (parameter_count(sizes) > max_parameters) {
+    throw std::invalid_argument("MLP: " + std::to_string(parameter_count(sizes)) +
+                                " parameters, more than the " + std::to_string(max_parameters) +
+                                " allowed");
+  }
   Rng seeds(seed);  // one seed per layer, so a layer's weights do not depend on the layers before
   layers_.reserve(sizes.size() - 1);
   for (std::size_t i = 0; i + 1 < sizes.size(); ++i) {

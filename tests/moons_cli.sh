@@ -63,6 +63,36 @@ mkdir -p "$work/kept" && echo "earlier picture" > "$work/kept/boundary.png"
 expect_error "layer0_W.npy: truncated" --classes 3 --samples 300 --load "$work/broken-model" --out "$work/kept"
 [ "$(cat "$work/kept/boundary.png")" = "earlier picture" ] || fail "a failed --load changed the output folder"
 
+# --save replaces only a model folder this program wrote, and refuses anything else before training.
+# expect_refused "what the message must contain" args...: non-zero exit, the message, no training.
+expect_refused() {
+  local want=$1; shift
+  local out
+  out=$("$moons" "$@" 2>&1) && { fail "exit 0 for: $*"; return; }
+  grep -qF -- "$want" <<<"$out" || fail "message for '$*' lacks '$want': $out"
+  ! grep -q "^Training" <<<"$out" || fail "trained before refusing: $*"
+}
+echo precious > "$work/notes.txt"
+expect_refused "notes.txt" --hidden 3 --passes 10 --save "$work/notes.txt" --out "$work/o"
+[ "$(cat "$work/notes.txt")" = precious ] || fail "--save over a file changed it"
+mkdir -p "$work/exp" && printf '0,0,0\n1,1,1\n0,1,0\n1,0,1\n0.5,0.5,0\n' > "$work/exp/data.csv"
+expect_refused "$work/exp" --data "$work/exp/data.csv" --passes 10 --save "$work/exp" --out "$work/o2"
+expect_refused "$work/exp" --data "$work/exp/data.csv" --passes 10 --save "$work/exp/" --out "$work/o2"
+[ -s "$work/exp/data.csv" ] || fail "--save over the --data folder deleted the data"
+mkdir -p "$work/cwd" && echo mine > "$work/cwd/mine.txt"
+(cd "$work/cwd" && expect_refused "$work/cwd" --hidden 3 --passes 10 --save "$PWD" --out "$work/o3")
+(cd "$work/cwd" && expect_refused "not a model" --hidden 3 --passes 10 --save . --out "$work/o3")
+[ "$(cat "$work/cwd/mine.txt")" = mine ] || fail "--save into the current folder deleted its files"
+expect_refused "--out and --save" --hidden 3 --passes 10 --out "$work/same" --save "$work/same"
+expect_refused "--out and --save" --hidden 3 --passes 10 --out "$work/same/" --save "$work/./same"
+[ ! -e "$work/same" ] || fail "--out X --save X wrote X before refusing"
+expect_refused "a-file" --hidden 3 --passes 10 --save "$work/a-file/m" --out "$work/o4"
+out=$("$moons" --hidden 3 --passes 10 --save "$work/slash/" --out "$work/o5" 2>&1) || fail "--save DIR/ failed: $out"
+mkdir -p "$work/slash.saving" "$work/slash.previous" && echo a > "$work/slash.saving/a" && echo b > "$work/slash.previous/b"
+out=$("$moons" --hidden 4 --passes 10 --save "$work/slash/" --out "$work/o5" 2>&1) || fail "--save DIR/ over a model failed: $out"
+grep -q "sizes 2 4 2" "$work/slash/model.txt" || fail "--save DIR/ did not replace the model"
+[ "$(cat "$work/slash.saving/a")$(cat "$work/slash.previous/b")" = ab ] || fail "a save removed a user's folder beside the model"
+
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed"
   exit 1

@@ -1,12 +1,17 @@
 // The blog post "Implementing a Neural Network from Scratch" end to end, on the autograd engine.
 // With no flags it walks through the post on the post's own 200 points; with model flags it trains
 // one model (the post's exercises). Run with --help for the flags.
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "blog_data.hpp"
 #include "nn/data.hpp"
@@ -64,14 +69,24 @@ plot::Predict predictor(nn::MLP& model) {
   return [&model](const Matrix& X) { return model.predict(X); };
 }
 
+// The output folder, created and checked writable before any training, so that a long run does
+// not end in an error.
 struct Output {
   explicit Output(const std::string& folder) : dir(folder) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec || !std::filesystem::is_directory(dir)) {
-      throw std::runtime_error("cannot create output folder '" + folder + "'" +
+      throw std::runtime_error("--out: cannot create output folder '" + folder + "'" +
                                (ec ? ": " + ec.message() : ""));
     }
+    const std::string probe = (dir / (".moons-write-test-" + std::to_string(::getpid()))).string();
+    const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) {
+      throw std::runtime_error("--out: cannot write in output folder '" + folder +
+                               "': " + std::strerror(errno));
+    }
+    ::close(fd);
+    ::unlink(probe.c_str());
   }
   void write(const plot::Image& image, const std::string& name) const {
     const std::string path = (dir / name).string();
@@ -167,14 +182,36 @@ int walkthrough(const moons::Options& o) {
   return 0;
 }
 
+// A path as one folder, for comparing two flags' folders: absolute, symbolic links resolved as far
+// as the path exists, no trailing separator.
+std::filesystem::path folder_key(const std::string& path) {
+  std::filesystem::path p = std::filesystem::weakly_canonical(std::filesystem::absolute(path));
+  if (!p.has_filename()) p = p.parent_path();
+  return p;
+}
+
+// True if `inner` is `outer` or inside it.
+bool within(const std::filesystem::path& inner, const std::filesystem::path& outer) {
+  auto i = inner.begin();
+  for (auto o = outer.begin(); o != outer.end(); ++o, ++i) {
+    if (i == inner.end() || *i != *o) return false;
+  }
+  return true;
+}
+
 // One model: the post's exercises (minibatches, schedules, activations, 3 classes, more layers).
 int single_model(const moons::Options& o) {
+  if (!o.save.empty() && within(folder_key(o.out), folder_key(o.save))) {
+    throw std::runtime_error("--out and --save: the pictures' folder '" + o.out +
+                             "' would be the model folder '" + o.save + "' or inside it");
+  }
   nn::Dataset data = !o.labels.empty() ? nn::load_npy(o.data, o.labels)
                      : !o.data.empty()   ? nn::load_csv(o.data)
                      : o.classes == 3    ? nn::make_spiral(o.samples / 3, 3, 0.2, o.seed)
                                          : nn::make_moons(o.samples, o.noise, o.seed);
   nn::check_dataset(data, o.data.empty() ? "data" : o.data);
   const auto [train_set, test_set] = nn::train_test_split(data, 0.2, o.seed);
+  if (!o.save.empty()) nn::check_save_target(o.save);
   const Output out(o.out);
 
   std::vector<std::size_t> sizes{data.X.shape(1)};
