@@ -53,7 +53,8 @@ class MLP {
   std::vector<Parameter*> weights();  // the matrices a weight penalty applies to (not the biases)
   void zero_grad();
 
-  // Evaluated on a tape of their own without recording for backward.
+  // Evaluated on a tape of their own without recording for backward, a part of X's rows at a time
+  // so that memory stays bounded (about 32 MB of activations) for any number of rows.
   Matrix probabilities(const Matrix& X);
   Labels predict(const Matrix& X);
 
@@ -63,6 +64,10 @@ class MLP {
   const std::vector<Dense>& layers() const { return layers_; }
 
  private:
+  std::size_t rows_per_pass() const;
+  template <class Use>
+  void forward_in_parts(const Matrix& X, Use&& use);
+
   std::vector<Dense> layers_;
   Activation hidden_;
 };
