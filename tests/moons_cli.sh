@@ -93,6 +93,34 @@ out=$("$moons" --hidden 4 --passes 10 --save "$work/slash/" --out "$work/o5" 2>&
 grep -q "sizes 2 4 2" "$work/slash/model.txt" || fail "--save DIR/ did not replace the model"
 [ "$(cat "$work/slash.saving/a")$(cat "$work/slash.previous/b")" = ab ] || fail "a save removed a user's folder beside the model"
 
+# Diverged training, non-finite and oversized models, and models that do not fit the data.
+expect_error "--rate" --rate 1000 --log-every 0 --save "$work/nan-model" --out "$work/o6"
+[ ! -e "$work/nan-model" ] || fail "a diverged run saved a model"
+out=$("$moons" --rate 1000 --out "$work/o6" 2>&1) && fail "a diverged run with logging exited 0"
+grep -qF -- "--rate" <<<"$out" && ! grep -q "line_plot" <<<"$out" || fail "a diverged run with logging: $out"
+printf 'x0,x1,label\n0,0,0\n1,1,1000000\n' > "$work/big-label.csv"
+expect_error "big-label.csv: line 3" --data "$work/big-label.csv" --hidden 3
+expect_error "--hidden" --hidden 100000000 --passes 1
+expect_error "--hidden" --hidden 5000,5000 --passes 1
+expect_error "--sweep" --sweep 100000000 --passes 1
+expect_error "--samples" --samples 1
+expect_error "--samples" --classes 3 --samples 5
+expect_error "--samples" --samples 99999999999 --passes 1
+printf 'x0,x1,label\n0,0,0\n1,1,0\n0,1,0\n1,0,0\n0.5,0.5,0\n' > "$work/one-class.csv"
+expect_error "one-class.csv" --data "$work/one-class.csv" --hidden 3 --passes 10
+printf 'x0,x1,label\n0,0,1\n1,1,1\n0,1,1\n1,0,1\n0.5,0.5,1\n' > "$work/one-class1.csv"
+expect_error "one-class1.csv" --data "$work/one-class1.csv" --hidden 3 --passes 10
+# The 3-class model of the exercise run above against 2-class data.
+expect_error "3 classes" --samples 300 --load "$work/model" --out "$work/o7"
+expect_error "2 classes" --samples 300 --load "$work/model" --out "$work/o7"
+cp -r "$work/model" "$work/short-model"
+sed -i 's/^sizes .*/sizes 2 8 3/' "$work/short-model/model.txt"
+cp "$work/short-model/layer2_W.npy" "$work/short-model/layer1_W.npy" 2>/dev/null
+expect_error "layer2_" --classes 3 --samples 300 --load "$work/short-model" --out "$work/o7"
+printf '1,2,0\n1,\001%0200d,1\n' 0 > "$work/long-cell.csv"
+out=$("$moons" --data "$work/long-cell.csv" --hidden 3 2>&1)
+grep -qF '\x01000' <<<"$out" && ! grep -q "0\{40\}" <<<"$out" || fail "a long bad cell is quoted whole or unescaped: $out"
+
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed"
   exit 1
