@@ -365,25 +365,26 @@ Image points_plot(const Matrix& X, const Labels& y, const Predict* predict,
   Image img(size_px, size_px);
   draw_title(img, heading, margin);
   if (predict != nullptr) {
+    // The grid's points go to predict a tile at a time, so that the activations of a large
+    // network over the ~200k pixels are never all held at once.
     const std::size_t n = static_cast<std::size_t>(f.width) * static_cast<std::size_t>(f.height);
-    Matrix grid_points = Matrix::from_shape({n, 2});
-    for (int j = 0; j < f.height; ++j) {
-      for (int i = 0; i < f.width; ++i) {
-        const std::size_t row = static_cast<std::size_t>(j) * f.width + i;
-        grid_points(row, 0) = f.data_x(i);
-        grid_points(row, 1) = f.data_y(j);
+    const std::size_t width = static_cast<std::size_t>(f.width);
+    for (std::size_t first = 0; first < n; first += boundary_tile) {
+      const std::size_t rows = std::min(boundary_tile, n - first);
+      Matrix tile = Matrix::from_shape({rows, 2});
+      for (std::size_t r = 0; r < rows; ++r) {
+        tile(r, 0) = f.data_x(static_cast<int>((first + r) % width));
+        tile(r, 1) = f.data_y(static_cast<int>((first + r) / width));
       }
-    }
-    const Labels z = (*predict)(grid_points);
-    if (z.size() != n) {
-      throw std::invalid_argument("decision_boundary: predict returned " +
-                                  std::to_string(z.size()) + " labels for " + std::to_string(n) +
-                                  " grid points");
-    }
-    for (int j = 0; j < f.height; ++j) {
-      for (int i = 0; i < f.width; ++i) {
-        const int k = z[static_cast<std::size_t>(j) * f.width + i];
-        img.set_pixel(f.left + i, f.top + j, region_color(k));
+      const Labels z = (*predict)(tile);
+      if (z.size() != rows) {
+        throw std::invalid_argument("decision_boundary: predict returned " +
+                                    std::to_string(z.size()) + " labels for " +
+                                    std::to_string(rows) + " grid points");
+      }
+      for (std::size_t r = 0; r < rows; ++r) {
+        img.set_pixel(f.left + static_cast<int>((first + r) % width),
+                      f.top + static_cast<int>((first + r) / width), region_color(z[r]));
       }
     }
   } else {
@@ -660,7 +661,7 @@ Image decision_boundary(const Matrix& X, const Labels& y, int classes, const Pre
     for (std::size_t i = 0; i < z.size(); ++i) {
       if (z[i] < 0 || z[i] >= classes) {
         throw std::invalid_argument("decision_boundary: predict returned label " +
-                                    std::to_string(z[i]) + " for grid point " + std::to_string(i) +
+                                    std::to_string(z[i]) + " for a grid point" +
                                     ", outside 0.." + std::to_string(classes - 1));
       }
     }

@@ -73,8 +73,12 @@ void write_png(const Image& image, const std::string& path);
 
 using Predict = std::function<autograd::Labels(const autograd::Matrix&)>;
 
-// Class regions of `predict` over the data range widened by 0.5 on every side (one predict call on
-// the centres of all plot pixels, an [N x 2] matrix), the points on top, the title above. X must be
+// Grid points per predict call in decision_boundary.
+inline constexpr std::size_t boundary_tile = 4096;
+
+// Class regions of `predict` over the data range widened by 0.5 on every side (predict is called
+// on the centres of the plot pixels, row by row, boundary_tile points ([N x 2]) at a time), the
+// points on top, the title above. X must be
 // [rows x 2] with one label per row in 0..classes-1; throws std::invalid_argument otherwise, or if
 // predict returns the wrong number of labels or a label outside 0..classes-1.
 Image decision_boundary(const autograd::Matrix& X, const autograd::Labels& y, int classes,

@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <stdexcept>
@@ -68,6 +68,14 @@ Dataset take_rows(const Dataset& data, const std::vector<std::size_t>& rows) {
 }
 
 int max_label(const Labels& y) { return y.empty() ? -1 : *std::max_element(y.begin(), y.end()); }
+
+// A folder opens as a stream on Linux and then fails to read; say what it is instead.
+void check_not_folder(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw std::runtime_error("cannot open '" + path + "': it is a folder, not a file");
+  }
+}
 
 }  // namespace
 
@@ -172,6 +180,26 @@ std::vector<std::string_view> split_cells(std::string_view line) {
   }
 }
 
+// A cell as shown in a message: a line can be of any length and hold any bytes, so at most its
+// first 32 characters, with control characters and non-ASCII bytes written as \xNN.
+std::string excerpt(std::string_view cell) {
+  const std::size_t limit = 32;
+  std::string out;
+  for (std::size_t i = 0; i < cell.size() && i < limit; ++i) {
+    const auto c = static_cast<unsigned char>(cell[i]);
+    if (c < 0x20 || c >= 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return cell.size() > limit ? out + "..." : out;
+}
+
+std::string quoted(std::string_view cell) { return "'" + excerpt(cell) + "'"; }
+
 enum class Cell { number, not_a_number, not_finite };
 
 // strtod must consume the whole cell: "1.5x" or "" are not numbers. "inf" and "nan" parse but are
@@ -202,8 +230,8 @@ class CsvError {
       throw std::runtime_error(at + "empty cell, expected a number");
     }
     const std::string problem =
-        kind == Cell::not_finite ? "' is not a finite number" : "' is not a number";
-    throw std::runtime_error(at + "'" + std::string(cell) + problem);
+        kind == Cell::not_finite ? " is not a finite number" : " is not a number";
+    throw std::runtime_error(at + quoted(cell) + problem);
   }
 
  private:
@@ -213,6 +241,7 @@ class CsvError {
 }  // namespace
 
 Dataset load_csv(const std::string& path) {
+  check_not_folder(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     throw std::runtime_error("cannot open '" + path + "': " + std::strerror(errno));
@@ -266,11 +295,13 @@ Dataset load_csv(const std::string& path) {
         features.push_back(value);
         continue;
       }
-      // classes = max label + 1 must still fit in an int.
-      if (value < 0.0 || value != std::floor(value) || value > static_cast<double>(INT_MAX - 1)) {
-        error.fail(
-            "label " + std::string(cells[c]) + " is not a non-negative integer" +
-            (value > static_cast<double>(INT_MAX - 1) ? " below " + std::to_string(INT_MAX) : ""));
+      if (value < 0.0 || value != std::floor(value)) {
+        error.fail("label " + excerpt(cells[c]) + " is not a non-negative integer");
+      }
+      if (value > static_cast<double>(max_classes - 1)) {
+        error.fail("label " + excerpt(cells[c]) + " is above the largest allowed, " +
+                   std::to_string(max_classes - 1) + " (at most " + std::to_string(max_classes) +
+                   " classes)");
       }
       labels.push_back(static_cast<int>(value));
     }
@@ -359,6 +390,7 @@ std::string header_excerpt(std::string_view header) {
 // whatever size a header claims before looking at the file. Here every size a header claims is
 // checked against the file's size before anything is allocated for it.
 NpyHeader read_npy_header(const std::string& path) {
+  check_not_folder(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     throw std::runtime_error("cannot open '" + path + "': " + std::strerror(errno));
@@ -494,9 +526,11 @@ void copy_labels(const std::string& path, const NpyHeader& h, Labels& y) {
       throw std::runtime_error(path + ": row " + std::to_string(i) + ": label " +
                                std::to_string(v) + " is negative");
     }
-    if (static_cast<std::uint64_t>(v) > static_cast<std::uint64_t>(INT_MAX - 1)) {
+    if (static_cast<std::uint64_t>(v) > static_cast<std::uint64_t>(max_classes - 1)) {
       throw std::runtime_error(path + ": row " + std::to_string(i) + ": label " +
-                               std::to_string(v) + " is too large");
+                               std::to_string(v) + " is above the largest allowed, " +
+                               std::to_string(max_classes - 1) + " (at most " +
+                               std::to_string(max_classes) + " classes)");
     }
     y[i] = static_cast<int>(v);
   }

@@ -10,6 +10,10 @@
 
 namespace nn {
 
+// The most classes a data set may have: a larger label is refused by the loaders, before a
+// model with that many outputs is allocated.
+inline constexpr int max_classes = 100000;
+
 struct Dataset {
   autograd::Matrix X;  // [rows x features]
   autograd::Labels y;  // one label per row, 0..classes-1
@@ -30,14 +34,16 @@ Dataset make_moons(std::size_t n, double noise, std::uint64_t seed, bool shuffle
 Dataset make_spiral(std::size_t n_per_class, int classes, double noise, std::uint64_t seed);
 
 // Comma-separated numbers, one example per line: every column but the last is a feature, the last
-// is a non-negative integer label; classes = largest label + 1. A first line without any number in
-// it is a header and skipped; blank lines are ignored. Throws std::runtime_error naming the file,
-// the 1-based line (and column) and what was expected.
+// is an integer label in 0..max_classes-1; classes = largest label + 1. A first line without any
+// number in it is a header and skipped; blank lines are ignored. Throws std::runtime_error naming
+// the file, the 1-based line (and column) and what was expected; a bad cell is quoted by its first
+// 32 characters, control characters escaped.
 Dataset load_csv(const std::string& path);
 
 // X from a 2-D float64 .npy file, y from a 1-D int64 or int32 .npy file (as numpy writes them on
 // little-endian machines). Throws std::runtime_error naming the file and the problem: missing or
-// truncated file, wrong dtype or shape, row counts that disagree, a negative label.
+// truncated file, wrong dtype or shape, row counts that disagree, a label outside
+// 0..max_classes-1 (naming its 0-based row).
 Dataset load_npy(const std::string& x_path, const std::string& y_path);
 
 // One 2-D float64 array from a .npy file, checked first: a wrong dtype or shape, a truncated file

@@ -1,7 +1,10 @@
 #include "nn/layers.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
+
+#include <xtensor/xview.hpp>
 
 #include "nn/random.hpp"
 
@@ -52,9 +55,26 @@ Var Dense::operator()(Tape& tape, const Var& x) {
   return matmul(x, tape.param(W)) + tape.param(b);
 }
 
+std::size_t parameter_count(const std::vector<std::size_t>& sizes) {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i + 1 < sizes.size(); ++i) n += (sizes[i] + 1) * sizes[i + 1];
+  return n;
+}
+
 MLP::MLP(const std::vector<std::size_t>& sizes, Activation hidden, std::uint64_t seed)
     : hidden_(hidden) {
   if (sizes.size() < 2) throw std::invalid_argument("MLP: needs at least input and output sizes");
+  for (std::size_t s : sizes) {
+    if (s == 0 || s > max_layer_size) {
+      throw std::invalid_argument("MLP: layer size " + std::to_string(s) + " is not in 1.." +
+                                  std::to_string(max_layer_size));
+    }
+  }
+  if (parameter_count(sizes) > max_parameters) {
+    throw std::invalid_argument("MLP: " + std::to_string(parameter_count(sizes)) +
+                                " parameters, more than the " + std::to_string(max_parameters) +
+                                " allowed");
+  }
   Rng seeds(seed);  // one seed per layer, so a layer's weights do not depend on the layers before
   layers_.reserve(sizes.size() - 1);
   for (std::size_t i = 0; i + 1 < sizes.size(); ++i) {
@@ -105,24 +125,53 @@ void MLP::zero_grad() {
   }
 }
 
-Matrix MLP::probabilities(const Matrix& X) {
+// Rows per forward pass in probabilities and predict: about 2^22 activation values (32 MB) at a
+// time, however wide the network and however many rows are asked for.
+std::size_t MLP::rows_per_pass() const {
+  std::size_t width = 0;
+  for (std::size_t s : sizes()) width += s;
+  return std::max<std::size_t>(1, (std::size_t{1} << 22) / std::max<std::size_t>(width, 1));
+}
+
+template <class Use>
+void MLP::forward_in_parts(const Matrix& X, Use&& use) {
+  const std::size_t rows = X.shape(0);
+  const std::size_t part = rows_per_pass();
   Tape tape;
   Tape::NoGrad no_grad(tape);
-  return autograd::softmax((*this)(tape, tape.constant(X))).value();
+  if (rows <= part) {
+    use(0, (*this)(tape, tape.constant(X)));
+    return;
+  }
+  for (std::size_t first = 0; first < rows; first += part) {
+    const Tape::NoGrad rollback(tape);  // each part's values are dropped before the next
+    const std::size_t n = std::min(part, rows - first);
+    const Matrix slice = xt::view(X, xt::range(first, first + n), xt::all());
+    use(first, (*this)(tape, tape.constant(slice)));
+  }
+}
+
+Matrix MLP::probabilities(const Matrix& X) {
+  Matrix out = Matrix::from_shape({X.shape(0), sizes().back()});
+  forward_in_parts(X, [&](std::size_t first, const Var& logits) {
+    const Matrix& p = autograd::softmax(logits).value();
+    xt::view(out, xt::range(first, first + p.shape(0)), xt::all()) = p;
+  });
+  return out;
 }
 
 Labels MLP::predict(const Matrix& X) {
-  Tape tape;
-  Tape::NoGrad no_grad(tape);
-  const Matrix& logits = (*this)(tape, tape.constant(X)).value();
-  Labels out(logits.shape(0));
-  for (std::size_t r = 0; r < out.size(); ++r) {
-    std::size_t best = 0;
-    for (std::size_t c = 1; c < logits.shape(1); ++c) {
-      if (logits(r, c) > logits(r, best)) best = c;
+  Labels out(X.shape(0));
+  forward_in_parts(X, [&](std::size_t first, const Var& z) {
+    const Matrix& logits = z.value();
+    for (std::size_t r = 0; r < logits.shape(0); ++r) {
+      std::size_t best = 0;
+      for (std::size_t c = 1; c < logits.shape(1); ++c) {
+        if (logits(r, c) > logits(r, best)) best = c;
+      }
+      out[first + r] = static_cast<int>(best);
     }
-    out[r] = static_cast<int>(best);
-  }
+  });
   return out;
 }
 

@@ -14,6 +14,16 @@ using autograd::Parameter;
 using autograd::Tape;
 using autograd::Var;
 
+// Limits on what a network may be, checked before anything is allocated for it: the inputs, each
+// hidden layer and the outputs (classes) at most max_layer_size wide, at most max_parameters
+// weights and biases in all (80 MB of float64).
+inline constexpr std::size_t max_layer_size = 100000;
+inline constexpr std::size_t max_parameters = 10000000;
+
+// Weights and biases of an MLP with these sizes: sum of (in + 1) * out. Sizes must be at most
+// max_layer_size (so that the products cannot overflow).
+std::size_t parameter_count(const std::vector<std::size_t>& sizes);
+
 enum class Activation { tanh, sigmoid, relu };
 Var activate(Activation a, const Var& x);
 std::string to_string(Activation a);
@@ -43,7 +53,8 @@ class MLP {
   std::vector<Parameter*> weights();  // the matrices a weight penalty applies to (not the biases)
   void zero_grad();
 
-  // Evaluated on a tape of their own without recording for backward.
+  // Evaluated on a tape of their own without recording for backward, a part of X's rows at a time
+  // so that memory stays bounded (about 32 MB of activations) for any number of rows.
   Matrix probabilities(const Matrix& X);
   Labels predict(const Matrix& X);
 
@@ -53,6 +64,10 @@ class MLP {
   const std::vector<Dense>& layers() const { return layers_; }
 
  private:
+  std::size_t rows_per_pass() const;
+  template <class Use>
+  void forward_in_parts(const Matrix& X, Use&& use);
+
   std::vector<Dense> layers_;
   Activation hidden_;
 };

@@ -1,11 +1,28 @@
 #include "nn/train.hpp"
 
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <stdexcept>
 
 #include "nn/random.hpp"
 
 namespace nn {
+
+namespace {
+
+// Diverged training: stop at once, before the weights and the reports fill with NaN.
+void check_finite(double loss, std::size_t pass, double rate) {
+  if (std::isfinite(loss)) return;
+  char text[160];
+  std::snprintf(text, sizeof text,
+                "train: the loss is not finite (%g) at pass %zu with rate %g: training diverged; "
+                "try a smaller rate",
+                loss, pass, rate);
+  throw std::runtime_error(text);
+}
+
+}  // namespace
 
 double reported_loss(MLP& model, const Dataset& data, double reg) {
   Tape tape;
@@ -52,7 +69,9 @@ std::vector<Progress> train(MLP& model, const Dataset& data, const TrainOptions&
       }
       tape.clear();
       model.zero_grad();
-      tape.backward(classification_loss(model(tape, tape.constant(*X)), *y, weights, options.loss));
+      const Var loss = classification_loss(model(tape, tape.constant(*X)), *y, weights, options.loss);
+      check_finite(loss.value()(0, 0), pass, rate);
+      tape.backward(loss);
       rate = options.schedule.rate(step++);
       optimizer->step(rate);
     }
@@ -60,6 +79,7 @@ std::vector<Progress> train(MLP& model, const Dataset& data, const TrainOptions&
       Progress p;
       p.pass = pass;
       p.loss = reported_loss(model, data, options.loss.reg);
+      check_finite(p.loss, pass, rate);
       p.accuracy = accuracy(model.predict(data.X), data.y);
       p.rate = rate;
       p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

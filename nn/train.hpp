@@ -30,7 +30,8 @@ struct Progress {
   double seconds = 0.0;   // since training started
 };
 
-// Trains model in place; on_log (optional) is called at each report. Returns the reports.
+// Trains model in place; on_log (optional) is called at each report. Returns the reports. Throws
+// std::runtime_error naming the pass as soon as the loss is not finite (a diverged run).
 std::vector<Progress> train(MLP& model, const Dataset& data, const TrainOptions& options,
                             const std::function<void(const Progress&)>& on_log = {});
 

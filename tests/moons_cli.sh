@@ -63,6 +63,64 @@ mkdir -p "$work/kept" && echo "earlier picture" > "$work/kept/boundary.png"
 expect_error "layer0_W.npy: truncated" --classes 3 --samples 300 --load "$work/broken-model" --out "$work/kept"
 [ "$(cat "$work/kept/boundary.png")" = "earlier picture" ] || fail "a failed --load changed the output folder"
 
+# --save replaces only a model folder this program wrote, and refuses anything else before training.
+# expect_refused "what the message must contain" args...: non-zero exit, the message, no training.
+expect_refused() {
+  local want=$1; shift
+  local out
+  out=$("$moons" "$@" 2>&1) && { fail "exit 0 for: $*"; return; }
+  grep -qF -- "$want" <<<"$out" || fail "message for '$*' lacks '$want': $out"
+  ! grep -q "^Training" <<<"$out" || fail "trained before refusing: $*"
+}
+echo precious > "$work/notes.txt"
+expect_refused "notes.txt" --hidden 3 --passes 10 --save "$work/notes.txt" --out "$work/o"
+[ "$(cat "$work/notes.txt")" = precious ] || fail "--save over a file changed it"
+mkdir -p "$work/exp" && printf '0,0,0\n1,1,1\n0,1,0\n1,0,1\n0.5,0.5,0\n' > "$work/exp/data.csv"
+expect_refused "$work/exp" --data "$work/exp/data.csv" --passes 10 --save "$work/exp" --out "$work/o2"
+expect_refused "$work/exp" --data "$work/exp/data.csv" --passes 10 --save "$work/exp/" --out "$work/o2"
+[ -s "$work/exp/data.csv" ] || fail "--save over the --data folder deleted the data"
+mkdir -p "$work/cwd" && echo mine > "$work/cwd/mine.txt"
+(cd "$work/cwd" && expect_refused "$work/cwd" --hidden 3 --passes 10 --save "$PWD" --out "$work/o3")
+(cd "$work/cwd" && expect_refused "not a model" --hidden 3 --passes 10 --save . --out "$work/o3")
+[ "$(cat "$work/cwd/mine.txt")" = mine ] || fail "--save into the current folder deleted its files"
+expect_refused "--out and --save" --hidden 3 --passes 10 --out "$work/same" --save "$work/same"
+expect_refused "--out and --save" --hidden 3 --passes 10 --out "$work/same/" --save "$work/./same"
+[ ! -e "$work/same" ] || fail "--out X --save X wrote X before refusing"
+expect_refused "a-file" --hidden 3 --passes 10 --save "$work/a-file/m" --out "$work/o4"
+out=$("$moons" --hidden 3 --passes 10 --save "$work/slash/" --out "$work/o5" 2>&1) || fail "--save DIR/ failed: $out"
+mkdir -p "$work/slash.saving" "$work/slash.previous" && echo a > "$work/slash.saving/a" && echo b > "$work/slash.previous/b"
+out=$("$moons" --hidden 4 --passes 10 --save "$work/slash/" --out "$work/o5" 2>&1) || fail "--save DIR/ over a model failed: $out"
+grep -q "sizes 2 4 2" "$work/slash/model.txt" || fail "--save DIR/ did not replace the model"
+[ "$(cat "$work/slash.saving/a")$(cat "$work/slash.previous/b")" = ab ] || fail "a save removed a user's folder beside the model"
+
+# Diverged training, non-finite and oversized models, and models that do not fit the data.
+expect_error "--rate" --rate 1000 --log-every 0 --save "$work/nan-model" --out "$work/o6"
+[ ! -e "$work/nan-model" ] || fail "a diverged run saved a model"
+out=$("$moons" --rate 1000 --out "$work/o6" 2>&1) && fail "a diverged run with logging exited 0"
+grep -qF -- "--rate" <<<"$out" && ! grep -q "line_plot" <<<"$out" || fail "a diverged run with logging: $out"
+printf 'x0,x1,label\n0,0,0\n1,1,1000000\n' > "$work/big-label.csv"
+expect_error "big-label.csv: line 3" --data "$work/big-label.csv" --hidden 3
+expect_error "--hidden" --hidden 100000000 --passes 1
+expect_error "--hidden" --hidden 5000,5000 --passes 1
+expect_error "--sweep" --sweep 100000000 --passes 1
+expect_error "--samples" --samples 1
+expect_error "--samples" --classes 3 --samples 5
+expect_error "--samples" --samples 99999999999 --passes 1
+printf 'x0,x1,label\n0,0,0\n1,1,0\n0,1,0\n1,0,0\n0.5,0.5,0\n' > "$work/one-class.csv"
+expect_error "one-class.csv" --data "$work/one-class.csv" --hidden 3 --passes 10
+printf 'x0,x1,label\n0,0,1\n1,1,1\n0,1,1\n1,0,1\n0.5,0.5,1\n' > "$work/one-class1.csv"
+expect_error "one-class1.csv" --data "$work/one-class1.csv" --hidden 3 --passes 10
+# The 3-class model of the exercise run above against 2-class data.
+expect_error "3 classes" --samples 300 --load "$work/model" --out "$work/o7"
+expect_error "2 classes" --samples 300 --load "$work/model" --out "$work/o7"
+cp -r "$work/model" "$work/short-model"
+sed -i 's/^sizes .*/sizes 2 8 3/' "$work/short-model/model.txt"
+cp "$work/short-model/layer2_W.npy" "$work/short-model/layer1_W.npy" 2>/dev/null
+expect_error "layer2_" --classes 3 --samples 300 --load "$work/short-model" --out "$work/o7"
+printf '1,2,0\n1,\001%0200d,1\n' 0 > "$work/long-cell.csv"
+out=$("$moons" --data "$work/long-cell.csv" --hidden 3 2>&1)
+grep -qF '\x01000' <<<"$out" && ! grep -q "0\{40\}" <<<"$out" || fail "a long bad cell is quoted whole or unescaped: $out"
+
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed"
   exit 1

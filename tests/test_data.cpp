@@ -328,6 +328,10 @@ TEST_CASE("load_csv errors name the file, the line and the problem", "[csv]") {
     const std::string path = dir.path("nope.csv");
     REQUIRE_THROWS_WITH(nn::load_csv(path), Contains("cannot open '" + path + "'"));
   }
+  SECTION("a folder") {
+    REQUIRE_THROWS_WITH(nn::load_csv(dir.path().string()),
+                        Contains(dir.path().string()) && Contains("it is a folder"));
+  }
   SECTION("ragged row") {
     const std::string path = dir.write("ragged.csv", "x0,x1,label\n1,2,0\n3,4,1\n5,1\n");
     REQUIRE_THROWS_WITH(nn::load_csv(path), Contains(path + ": line 4: expected 3 columns, got 2"));
@@ -363,6 +367,21 @@ TEST_CASE("load_csv errors name the file, the line and the problem", "[csv]") {
     const std::string path = dir.write("neg.csv", "1,2,-1\n");
     REQUIRE_THROWS_WITH(nn::load_csv(path),
                         Contains("line 1: label -1 is not a non-negative integer"));
+  }
+  SECTION("a label above the largest allowed") {
+    const std::string path = dir.write("big.csv", "x0,x1,label\n1,2,0\n3,4,1000000\n");
+    REQUIRE_THROWS_WITH(nn::load_csv(path),
+                        Contains(path + ": line 3: label 1000000") && Contains("100000 classes"));
+  }
+  SECTION("a long cell is quoted in part, control characters escaped") {
+    const std::string cell = "\x01" + std::string(200, 'z');
+    const std::string path = dir.write("long.csv", "1,2,0\n1," + cell + ",1\n");
+    const std::string message = error_of([&] { nn::load_csv(path); });
+    CHECK_THAT(message, Contains(path + ": line 2, column 2: '\\x01zzz"));
+    CHECK(message.find(std::string(40, 'z')) == std::string::npos);
+    CHECK(message.find('\x01') == std::string::npos);
+    const std::string label_path = dir.write("longlabel.csv", "1,2,0\n1,2," + std::string(100, '7') + "\n");
+    CHECK(error_of([&] { nn::load_csv(label_path); }).find(std::string(40, '7')) == std::string::npos);
   }
   SECTION("single column") {
     const std::string path = dir.write("one.csv", "1\n2\n");
@@ -433,6 +452,14 @@ TEST_CASE("load_npy errors name the file and the problem", "[npy]") {
     xt::dump_npy(y, xt::xtensor<std::int64_t, 1>{0, 1, 1});
     REQUIRE_THROWS_WITH(nn::load_npy(X, y),
                         Contains("X and y disagree") && Contains("2 rows") && Contains("3 labels"));
+  }
+  SECTION("a label above the largest allowed names its row") {
+    const std::string X2 = dir.path("X2.npy");
+    const std::string y2 = dir.path("y2.npy");
+    xt::dump_npy(X2, autograd::Matrix(xt::zeros<double>({2, 2})));
+    xt::dump_npy(y2, xt::xtensor<std::int64_t, 1>{0, 100000});
+    REQUIRE_THROWS_WITH(nn::load_npy(X2, y2), Contains(y2 + ": row 1: label 100000") &&
+                                                  Contains("100000 classes"));
   }
   SECTION("negative label names its row") {
     xt::dump_npy(y, xt::xtensor<std::int64_t, 1>{0, -1});

@@ -265,3 +265,40 @@ TEST_CASE("an optimiser follows parameters that a growing vector moves", "[nn]")
   gd->step(0.5);
   CHECK((params[0].value == Matrix{{0.5, 1.5}}));
 }
+
+TEST_CASE("nn::train stops at the first non-finite loss", "[nn]") {
+  const nn::Dataset data = nn::make_moons(200, 0.2, 1);
+  nn::MLP model({2, 3, 2}, nn::Activation::tanh, 1);
+  nn::TrainOptions options;
+  options.schedule.base = 1000.0;
+  options.passes = 20000;
+  SECTION("without reports") { options.log_every = 0; }
+  SECTION("with reports") { options.log_every = 1; }
+  const std::string message = test_support::error_of([&] { nn::train(model, data, options); });
+  CHECK_THAT(message, Contains("not finite") && Contains("pass ") && Contains("smaller rate"));
+  CHECK_THROWS_AS(nn::train(model, data, options), std::runtime_error);
+}
+
+TEST_CASE("MLP sizes above the limits are refused before anything is allocated", "[nn]") {
+  CHECK_THROWS_WITH(nn::MLP({2, 100000000, 2}, nn::Activation::tanh, 1), Contains("100000000"));
+  CHECK_THROWS_WITH(nn::MLP({2, 5000, 5000, 2}, nn::Activation::tanh, 1),
+                    Contains("parameters") && Contains(std::to_string(nn::max_parameters)));
+  CHECK(nn::parameter_count({2, 3, 2}) == 3 * 3 + 4 * 2);
+}
+
+TEST_CASE("predict and probabilities of a wide net over many rows match row by row", "[nn]") {
+  // Large enough that a bounded-memory predict has to split the rows.
+  nn::MLP model({2, 3000, 3000, 3}, nn::Activation::tanh, 3);
+  const nn::Dataset data = nn::make_spiral(1500, 3, 0.2, 1);
+  const Labels all = model.predict(data.X);
+  const Matrix P = model.probabilities(data.X);
+  REQUIRE(all.size() == data.X.shape(0));
+  REQUIRE(P.shape() == std::array<std::size_t, 2>{data.X.shape(0), 3});
+  for (std::size_t r : {std::size_t{0}, std::size_t{1234}, std::size_t{4499}}) {
+    CAPTURE(r);
+    const Matrix row = xt::view(data.X, xt::range(r, r + 1), xt::all());
+    CHECK(model.predict(row)[0] == all[r]);
+    const Matrix p = model.probabilities(row);
+    CHECK(max_abs(p - xt::view(P, xt::range(r, r + 1), xt::all())) < 1e-12);
+  }
+}

@@ -1,12 +1,18 @@
 // The blog post "Implementing a Neural Network from Scratch" end to end, on the autograd engine.
 // With no flags it walks through the post on the post's own 200 points; with model flags it trains
 // one model (the post's exercises). Run with --help for the flags.
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "blog_data.hpp"
 #include "nn/data.hpp"
@@ -64,14 +70,24 @@ plot::Predict predictor(nn::MLP& model) {
   return [&model](const Matrix& X) { return model.predict(X); };
 }
 
+// The output folder, created and checked writable before any training, so that a long run does
+// not end in an error.
 struct Output {
   explicit Output(const std::string& folder) : dir(folder) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec || !std::filesystem::is_directory(dir)) {
-      throw std::runtime_error("cannot create output folder '" + folder + "'" +
+      throw std::runtime_error("--out: cannot create output folder '" + folder + "'" +
                                (ec ? ": " + ec.message() : ""));
     }
+    const std::string probe = (dir / (".moons-write-test-" + std::to_string(::getpid()))).string();
+    const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) {
+      throw std::runtime_error("--out: cannot write in output folder '" + folder +
+                               "': " + std::strerror(errno));
+    }
+    ::close(fd);
+    ::unlink(probe.c_str());
   }
   void write(const plot::Image& image, const std::string& name) const {
     const std::string path = (dir / name).string();
@@ -167,22 +183,89 @@ int walkthrough(const moons::Options& o) {
   return 0;
 }
 
+// A path as one folder, for comparing two flags' folders: absolute, symbolic links resolved as far
+// as the path exists, no trailing separator.
+std::filesystem::path folder_key(const std::string& path) {
+  std::filesystem::path p = std::filesystem::weakly_canonical(std::filesystem::absolute(path));
+  if (!p.has_filename()) p = p.parent_path();
+  return p;
+}
+
+// True if `inner` is `outer` or inside it.
+bool within(const std::filesystem::path& inner, const std::filesystem::path& outer) {
+  auto i = inner.begin();
+  for (auto o = outer.begin(); o != outer.end(); ++o, ++i) {
+    if (i == inner.end() || *i != *o) return false;
+  }
+  return true;
+}
+
+std::string format_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+// The network of --hidden for these data, within the limits on networks.
+nn::MLP new_model(const moons::Options& o, const nn::Dataset& data, const std::string& data_name) {
+  std::vector<std::size_t> sizes{data.X.shape(1)};
+  sizes.insert(sizes.end(), o.hidden.begin(), o.hidden.end());
+  sizes.push_back(static_cast<std::size_t>(data.classes));
+  if (sizes.front() > nn::max_layer_size) {
+    throw std::runtime_error(data_name + ": " + std::to_string(sizes.front()) +
+                             " feature columns, more than the " +
+                             std::to_string(nn::max_layer_size) + " a network can take");
+  }
+  if (nn::parameter_count(sizes) > nn::max_parameters) {
+    throw std::runtime_error("--hidden " + join(o.hidden, ",") + ": a " + join(sizes, "-") +
+                             " network for " + data_name + " has " +
+                             std::to_string(nn::parameter_count(sizes)) +
+                             " parameters, more than the " + std::to_string(nn::max_parameters) +
+                             " allowed");
+  }
+  return nn::MLP(sizes, nn::parse_activation(o.activation), o.seed);
+}
+
+// A loaded model must take the data's features and give one output per class.
+void check_fit(const nn::MLP& model, const nn::Dataset& data, const std::string& folder,
+               const std::string& data_name) {
+  const std::size_t inputs = model.sizes().front();
+  const std::size_t outputs = model.sizes().back();
+  const auto classes = static_cast<std::size_t>(data.classes);
+  if (inputs != data.X.shape(1) || outputs != classes) {
+    throw std::runtime_error("--load " + folder + ": the model (" + join(model.sizes(), "-") +
+                             ") takes " + std::to_string(inputs) + " features and gives " +
+                             std::to_string(outputs) + " classes, but " + data_name + " has " +
+                             std::to_string(data.X.shape(1)) + " features and " +
+                             std::to_string(classes) + " classes");
+  }
+}
+
 // One model: the post's exercises (minibatches, schedules, activations, 3 classes, more layers).
 int single_model(const moons::Options& o) {
+  if (!o.save.empty() && within(folder_key(o.out), folder_key(o.save))) {
+    throw std::runtime_error("--out and --save: the pictures' folder '" + o.out +
+                             "' would be the model folder '" + o.save + "' or inside it");
+  }
+  const std::string data_name = o.data.empty() ? "the generated data" : "'" + o.data + "'";
   nn::Dataset data = !o.labels.empty() ? nn::load_npy(o.data, o.labels)
                      : !o.data.empty()   ? nn::load_csv(o.data)
                      : o.classes == 3    ? nn::make_spiral(o.samples / 3, 3, 0.2, o.seed)
                                          : nn::make_moons(o.samples, o.noise, o.seed);
   nn::check_dataset(data, o.data.empty() ? "data" : o.data);
+  // classes is the largest label + 1; a model needs at least two labels actually present to learn.
+  const std::set<int> present(data.y.begin(), data.y.end());
+  if (present.size() < 2) {
+    throw std::runtime_error(data_name + ": every row has label " + std::to_string(*present.begin()) +
+                             "; a classifier needs at least 2 classes");
+  }
+
+  nn::MLP model = o.load.empty() ? new_model(o, data, data_name) : nn::load_model(o.load);
+  if (!o.load.empty()) check_fit(model, data, o.load, data_name);
   const auto [train_set, test_set] = nn::train_test_split(data, 0.2, o.seed);
+  if (!o.save.empty()) nn::check_save_target(o.save);
   const Output out(o.out);
 
-  std::vector<std::size_t> sizes{data.X.shape(1)};
-  sizes.insert(sizes.end(), o.hidden.begin(), o.hidden.end());
-  sizes.push_back(static_cast<std::size_t>(data.classes));
-
-  nn::MLP model = o.load.empty() ? nn::MLP(sizes, nn::parse_activation(o.activation), o.seed)
-                                 : nn::load_model(o.load);
   const std::string name = join(model.sizes(), "-") + " " + nn::to_string(model.activation());
   std::vector<nn::Progress> log;
   if (o.load.empty()) {
@@ -196,14 +279,16 @@ int single_model(const moons::Options& o) {
     std::cout << "Training " << name << " on " << train_set.y.size() << " points (" << o.optimizer
               << ", batch " << (o.batch_size == 0 ? std::string("all") : std::to_string(o.batch_size))
               << ", rate " << o.rate << " " << o.schedule << ")\n";
-    log = train_logged(model, train_set, t, o.log_every);
+    try {
+      log = train_logged(model, train_set, t, o.log_every);
+    } catch (const std::runtime_error& e) {
+      // Name the flags that set the step sizes: any of them can make the descent diverge.
+      std::string flags = "--rate " + format_number(o.rate) + " --reg " + format_number(o.reg);
+      if (o.schedule != "constant") flags += " --schedule " + o.schedule + " --decay " + format_number(o.decay);
+      throw std::runtime_error(flags + ": " + e.what());
+    }
   } else {
     std::cout << "Loaded " << name << " from " << o.load << "\n";
-  }
-  if (model.sizes().front() != data.X.shape(1) || model.sizes().back() < static_cast<std::size_t>(data.classes)) {
-    throw std::runtime_error("the model (" + name + ") does not fit the data (" +
-                             std::to_string(data.X.shape(1)) + " features, " +
-                             std::to_string(data.classes) + " classes)");
   }
   const double train_acc = nn::accuracy(model.predict(train_set.X), train_set.y);
   const double test_acc = nn::accuracy(model.predict(test_set.X), test_set.y);

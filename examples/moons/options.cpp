@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "nn/layers.hpp"
+
 namespace moons {
 
 namespace {
@@ -59,6 +61,39 @@ std::vector<std::size_t> to_sizes(const std::string& flag, const std::string& v)
   return out;
 }
 
+// Hidden sizes within the network limits, so that nothing huge is allocated on a typo. The
+// parameters between hidden layers are counted here; those of the input and output layers, which
+// depend on the data, when the data are known.
+std::vector<std::size_t> to_layer_sizes(const std::string& flag, const std::string& v) {
+  std::vector<std::size_t> sizes = to_sizes(flag, v);
+  for (std::size_t s : sizes) {
+    if (s > nn::max_layer_size) {
+      bad(flag, v, "a list of sizes of at most " + std::to_string(nn::max_layer_size));
+    }
+  }
+  return sizes;
+}
+
+std::vector<std::size_t> to_hidden_sizes(const std::string& flag, const std::string& v) {
+  std::vector<std::size_t> sizes = to_layer_sizes(flag, v);
+  if (nn::parameter_count(sizes) > nn::max_parameters) {
+    throw std::invalid_argument(flag + ": '" + v + "' gives " +
+                                std::to_string(nn::parameter_count(sizes)) +
+                                " parameters, more than the " + std::to_string(nn::max_parameters) +
+                                " allowed");
+  }
+  return sizes;
+}
+
+std::size_t to_count_in(const std::string& flag, const std::string& v, std::size_t lo,
+                        std::size_t hi) {
+  const std::size_t x = to_count(flag, v, true);
+  if (x < lo || x > hi) {
+    bad(flag, v, "a whole number in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  }
+  return x;
+}
+
 std::string one_of(const std::string& flag, const std::string& v, const std::vector<std::string>& allowed) {
   for (const auto& a : allowed) {
     if (v == a) return v;
@@ -78,7 +113,8 @@ With no flags, reproduces the blog post "Implementing a Neural Network from Scra
 the hidden-size sweep, writing the pictures to the output folder.
 
 Any model flag trains one model instead (the post's exercises):
-  --hidden LIST        hidden layer sizes, e.g. 3 or 10,10 (default 3)
+  --hidden LIST        hidden layer sizes, e.g. 3 or 10,10 (default 3); each at most 100000,
+                       and at most 10000000 weights and biases in all
   --activation NAME    tanh, sigmoid or relu (default tanh)
   --classes N          2 (moons) or 3 (spiral) (default 2)
   --batch-size N       rows per step; 0 = full batch (default 0)
@@ -88,13 +124,15 @@ Any model flag trains one model instead (the post's exercises):
   --decay X            the schedule's decay factor (default 1)
   --decay-every N      optimiser steps per decay period (default 1000)
   --reg X              weight penalty reg/2·Σ|W|² (default 0.01)
-  --samples N          generated points when no --data is given (default 200)
+  --samples N          generated points when no --data is given, 10 to 1000000 (default 200)
   --noise X            noise of the generated data (default 0.2)
   --seed N             seed for data, weights and minibatch order (default 0)
   --data FILE          a CSV file (feature columns, then an integer label), or a .npy file
-                       of float64 features [rows x features] together with --labels
+                       of float64 features [rows x features] together with --labels; labels
+                       0 to 99999, at least 2 different ones
   --labels FILE        a .npy file of integer labels, one per row of a .npy --data
-  --save DIR           save the trained model (one .npy per parameter + model.txt)
+  --save DIR           save the trained model (one .npy per parameter + model.txt) into a new
+                       or empty folder, or over a model saved before; nothing else is replaced
   --load DIR           evaluate a saved model instead of training
 Always:
   --passes N           passes through the training data (default 20000)
@@ -124,7 +162,7 @@ Options parse(const std::vector<std::string>& args) {
       throw std::invalid_argument(flag + ": missing value (see --help)");
     }
     bool model_flag = true;
-    if (flag == "--hidden") o.hidden = to_sizes(flag, value);
+    if (flag == "--hidden") o.hidden = to_hidden_sizes(flag, value);
     else if (flag == "--activation") o.activation = one_of(flag, value, {"tanh", "sigmoid", "relu"});
     else if (flag == "--classes") o.classes = static_cast<int>(std::stoi(one_of(flag, value, {"2", "3"})));
     else if (flag == "--batch-size") o.batch_size = to_count(flag, value, true);
@@ -134,7 +172,7 @@ Options parse(const std::vector<std::string>& args) {
     else if (flag == "--decay") o.decay = to_real(flag, value, 0.0, 1e6);
     else if (flag == "--decay-every") o.decay_every = to_count(flag, value, false);
     else if (flag == "--reg") o.reg = to_real(flag, value, 0.0, 1e6);
-    else if (flag == "--samples") o.samples = to_count(flag, value, false);
+    else if (flag == "--samples") o.samples = to_count_in(flag, value, min_samples, max_samples);
     else if (flag == "--noise") o.noise = to_real(flag, value, 0.0, 100.0);
     else if (flag == "--seed") o.seed = to_count(flag, value, true);
     else if (flag == "--data") o.data = value;
@@ -143,7 +181,7 @@ Options parse(const std::vector<std::string>& args) {
     else if (flag == "--load") o.load = value;
     else {
       model_flag = false;
-      if (flag == "--sweep") o.sweep = to_sizes(flag, value);
+      if (flag == "--sweep") o.sweep = to_layer_sizes(flag, value);
       else if (flag == "--passes") o.passes = to_count(flag, value, false);
       else if (flag == "--log-every") o.log_every = to_count(flag, value, true);
       else if (flag == "--out") o.out = value;

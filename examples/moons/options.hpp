@@ -6,6 +6,10 @@
 
 namespace moons {
 
+// --samples: enough for both classes in the training and held-out parts, few enough to generate.
+inline constexpr std::size_t min_samples = 10;
+inline constexpr std::size_t max_samples = 1000000;
+
 struct Options {
   bool help = false;
   bool walkthrough = true;                // no model flags: reproduce the post

@@ -1,6 +1,6 @@
 // moons::parse on arbitrary arguments: the input is split on NUL and newline bytes. Bad arguments
 // must give a std::exception whose message names one of them; accepted ones must give options
-// within the ranges the program relies on.
+// within the ranges the program relies on (the network and --samples limits included).
 #include <cerrno>
 #include <cmath>
 #include <cstddef>
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "fuzz_support.hpp"
+#include "nn/layers.hpp"
 #include "options.hpp"
 
 namespace {
@@ -42,6 +43,18 @@ void check_options(const moons::Options& o) {
   if (!all_positive(o.sweep)) fuzz::finding("accepted a sweep size of 0 or an empty sweep");
   if (o.classes != 2 && o.classes != 3) fuzz::finding("accepted classes " + std::to_string(o.classes));
   if (o.passes == 0 || o.samples == 0 || o.decay_every == 0) fuzz::finding("accepted a zero count");
+  if (o.samples < moons::min_samples || o.samples > moons::max_samples) {
+    fuzz::finding("accepted --samples " + std::to_string(o.samples));
+  }
+  for (const auto* sizes : {&o.hidden, &o.sweep}) {
+    for (std::size_t s : *sizes) {
+      if (s > nn::max_layer_size) fuzz::finding("accepted a layer of size " + std::to_string(s));
+    }
+  }
+  if (nn::parameter_count(o.hidden) > nn::max_parameters) {
+    fuzz::finding("accepted --hidden with " + std::to_string(nn::parameter_count(o.hidden)) +
+                  " parameters");
+  }
   if (!(o.rate > 0.0) || !(o.decay >= 0.0) || !(o.reg >= 0.0) || !(o.noise >= 0.0)) {
     fuzz::finding("accepted a rate, decay, reg or noise out of range");
   }

@@ -1,0 +1,174 @@
+// Model folders: what save_model may replace, what it must leave alone, and what load_model
+// refuses.
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+#include <xtensor/xnpy.hpp>
+
+#include "nn/layers.hpp"
+#include "nn/serialize.hpp"
+#include "test_support.hpp"
+
+using Catch::Matchers::Contains;
+using test_support::error_of;
+using test_support::TempDir;
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string read(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+nn::MLP small_model(std::uint64_t seed) { return nn::MLP({2, 3, 2}, nn::Activation::tanh, seed); }
+
+bool same_weights(nn::MLP& a, nn::MLP& b) {
+  const auto pa = a.parameters();
+  const auto pb = b.parameters();
+  if (pa.size() != pb.size()) return false;
+  for (std::size_t i = 0; i < pa.size(); ++i) {
+    if (!(pa[i]->value == pb[i]->value)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("save_model refuses to replace what is not a model it wrote", "[serialize]") {
+  const TempDir tmp;
+  nn::MLP model = small_model(1);
+  SECTION("a regular file") {
+    const std::string path = tmp.write("notes.txt", "precious\n");
+    CHECK_THROWS_WITH(nn::save_model(model, path), Contains(path) && Contains("not a model folder"));
+    CHECK(read(path) == "precious\n");
+    CHECK(tmp.entries() == std::vector<std::string>{"notes.txt"});
+  }
+  SECTION("a folder of user files") {
+    fs::create_directories(tmp.path() / "exp" / "sub");
+    const std::string data = tmp.write("exp/data.csv", "0,0,0\n1,1,1\n");
+    tmp.write("exp/sub/more.txt", "more");
+    const std::string dir = tmp.path("exp");
+    CHECK_THROWS_WITH(nn::save_model(model, dir), Contains(dir) && Contains("data.csv"));
+    CHECK_THROWS_WITH(nn::save_model(model, dir + "/"), Contains(dir));
+    CHECK(read(data) == "0,0,0\n1,1,1\n");
+    CHECK(read(tmp.path() / "exp" / "sub" / "more.txt") == "more");
+    CHECK(tmp.entries() == std::vector<std::string>{"exp"});
+  }
+  SECTION("a model folder that also holds a user's file") {
+    const std::string dir = tmp.path("m");
+    nn::save_model(model, dir);
+    tmp.write("m/boundary.png", "picture");
+    CHECK_THROWS_WITH(nn::save_model(small_model(2), dir), Contains(dir) && Contains("boundary.png"));
+    CHECK(read(tmp.path() / "m" / "boundary.png") == "picture");
+    nn::MLP kept = nn::load_model(dir);
+    CHECK(same_weights(kept, model));
+  }
+  SECTION("a folder of model-like files without the format line") {
+    const std::string dir = tmp.path("m");
+    nn::save_model(model, dir);
+    std::ofstream(tmp.path() / "m" / "model.txt") << "my own notes\n";
+    CHECK_THROWS_WITH(nn::save_model(model, dir), Contains(dir) && Contains("model.txt"));
+    CHECK(read(tmp.path() / "m" / "model.txt") == "my own notes\n");
+  }
+}
+
+TEST_CASE("save_model replaces its own model and may use an empty folder", "[serialize]") {
+  const TempDir tmp;
+  nn::MLP first = small_model(1);
+  nn::MLP second({2, 5, 4, 3}, nn::Activation::relu, 2);
+  SECTION("an empty folder") {
+    fs::create_directory(tmp.path() / "m");
+    nn::save_model(first, tmp.path("m"));
+    nn::MLP loaded = nn::load_model(tmp.path("m"));
+    CHECK(same_weights(loaded, first));
+  }
+  SECTION("a trailing slash") {
+    nn::save_model(first, tmp.path("m") + "/");
+    nn::save_model(second, tmp.path("m") + "/");
+    nn::MLP loaded = nn::load_model(tmp.path("m"));
+    CHECK(same_weights(loaded, second));
+  }
+  SECTION("missing parent folders are created") {
+    nn::save_model(first, tmp.path("a/b/m"));
+    CHECK(fs::exists(tmp.path() / "a" / "b" / "m" / "model.txt"));
+  }
+  CHECK(tmp.entries().size() == 1);  // no staging or previous folder left beside it
+}
+
+TEST_CASE("a user's folders next to the model are untouched by a save", "[serialize]") {
+  const TempDir tmp;
+  nn::save_model(small_model(1), tmp.path("m"));
+  for (const char* name : {"m.saving", "m.previous", ".m.saving", ".m.previous"}) {
+    fs::create_directory(tmp.path() / name);
+    tmp.write(std::string(name) + "/mine.txt", name);
+  }
+  nn::MLP second = small_model(2);
+  nn::save_model(second, tmp.path("m"));
+  nn::MLP loaded = nn::load_model(tmp.path("m"));
+  CHECK(same_weights(loaded, second));
+  for (const char* name : {"m.saving", "m.previous", ".m.saving", ".m.previous"}) {
+    CAPTURE(name);
+    CHECK(read(tmp.path() / name / "mine.txt") == name);
+  }
+  CHECK(tmp.entries() ==
+        std::vector<std::string>{".m.previous", ".m.saving", "m", "m.previous", "m.saving"});
+}
+
+TEST_CASE("the old model survives a failed save", "[serialize]") {
+  const TempDir tmp;
+  nn::MLP old_model = small_model(1);
+  nn::save_model(old_model, tmp.path("m"));
+  nn::MLP bad = small_model(2);
+  bad.layers()[1].W.value(2, 1) = std::numeric_limits<double>::quiet_NaN();
+  CHECK_THROWS_WITH(nn::save_model(bad, tmp.path("m")),
+                    Contains(tmp.path("m")) && Contains("layer1_W.npy") && Contains("nan"));
+  nn::MLP loaded = nn::load_model(tmp.path("m"));
+  CHECK(same_weights(loaded, old_model));
+  CHECK(tmp.entries() == std::vector<std::string>{"m"});
+}
+
+TEST_CASE("check_save_target finds an unusable destination before anything is written", "[serialize]") {
+  const TempDir tmp;
+  const std::string file = tmp.write("file", "x");
+  CHECK_THROWS_WITH(nn::check_save_target(file + "/sub/m"), Contains(file));
+  CHECK_THROWS_WITH(nn::check_save_target(file), Contains(file) && Contains("not a model folder"));
+  CHECK_NOTHROW(nn::check_save_target(tmp.path("new")));
+  CHECK(tmp.entries() == std::vector<std::string>{"file"});
+  CHECK(read(file) == "x");
+}
+
+TEST_CASE("load_model refuses non-finite weights, extra layer files and huge sizes", "[serialize]") {
+  const TempDir tmp;
+  const std::string dir = tmp.path("m");
+  nn::save_model(small_model(1), dir);
+  SECTION("a NaN weight") {
+    autograd::Matrix W = xt::zeros<double>({std::size_t{2}, std::size_t{3}});
+    W(1, 2) = std::numeric_limits<double>::quiet_NaN();
+    xt::dump_npy((tmp.path() / "m" / "layer0_W.npy").string(), W);
+    CHECK_THROWS_WITH(nn::load_model(dir), Contains("layer0_W.npy") && Contains("nan"));
+  }
+  SECTION("an infinite bias") {
+    autograd::Matrix b = xt::zeros<double>({std::size_t{1}, std::size_t{2}});
+    b(0, 0) = -std::numeric_limits<double>::infinity();
+    xt::dump_npy((tmp.path() / "m" / "layer1_b.npy").string(), b);
+    CHECK_THROWS_WITH(nn::load_model(dir), Contains("layer1_b.npy") && Contains("inf"));
+  }
+  SECTION("layer files beyond what model.txt lists") {
+    nn::save_model(nn::MLP({2, 3, 3, 2}, nn::Activation::tanh, 1), tmp.path("deep"));
+    fs::copy_file(tmp.path() / "deep" / "layer2_W.npy", tmp.path() / "m" / "layer2_W.npy");
+    CHECK_THROWS_WITH(nn::load_model(dir), Contains("layer2_W.npy") && Contains("model.txt"));
+  }
+  SECTION("sizes above the limits") {
+    std::ofstream(tmp.path() / "m" / "model.txt")
+        << "autograd-mlp 1\nactivation tanh\nsizes 2 100000000 2\n";
+    CHECK_THROWS_WITH(nn::load_model(dir), Contains("model.txt: line 3") && Contains("100000000"));
+  }
+}
