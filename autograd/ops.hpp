@@ -1,6 +1,9 @@
 #pragma once
 // The ops. Each takes handles on one tape and returns the handle of its result; ops.cpp holds each
 // op's forward value and backward rule side by side. Shapes are [rows x cols]; a scalar is [1 x 1].
+#include <initializer_list>
+#include <vector>
+
 #include "autograd/tape.hpp"
 
 namespace autograd {
@@ -48,6 +51,8 @@ Var slice(const Var& a, std::size_t row_begin, std::size_t row_end, std::size_t 
 Var slice_rows(const Var& a, std::size_t row_begin, std::size_t row_end);  // all columns
 Var slice_cols(const Var& a, std::size_t col_begin, std::size_t col_end);  // all rows
 // Joins any number of inputs along rows (axis 0: same column count) or columns (axis 1).
+// concat({a, b, c}, 1) allocates nothing; a std::vector of parts works too.
+Var concat(std::initializer_list<Var> parts, int axis);
 Var concat(const std::vector<Var>& parts, int axis);
 // Row ids[i] of table for each i -> [ids.size() x table.cols]: an embedding lookup. The backward
 // scatter-adds, so a row picked several times gets every share.

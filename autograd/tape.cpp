@@ -214,14 +214,14 @@ Node& Tape::record(const OpDef& op, const Var& a, const Var& b) {
   return n;
 }
 
-Node& Tape::record(const OpDef& op, const std::vector<Var>& inputs) {
+Node& Tape::record(const OpDef& op, const Var* inputs, std::size_t count) {
   bool requires = false;
-  for (const Var& v : inputs) {
-    check_handle(v, op.name);
-    requires = requires || nodes_[v.index_]->requires_grad;
+  for (std::size_t k = 0; k < count; ++k) {
+    check_handle(inputs[k], op.name);
+    requires = requires || nodes_[inputs[k].index_]->requires_grad;
   }
   Node& n = new_node(op, requires);
-  for (const Var& v : inputs) n.in.push_back(v.index_);
+  for (std::size_t k = 0; k < count; ++k) n.in.push_back(inputs[k].index_);
   return n;
 }
 
@@ -238,6 +238,13 @@ Var Tape::constant(const Matrix& value) {
   Node& n = new_node(constant_op, false);
   n.value.resize(value.shape());
   xt::noalias(n.value) = value;
+  return result(n);
+}
+
+Var Tape::constant(double value) {
+  Node& n = new_node(constant_op, false);
+  n.value.resize({1, 1});
+  n.value(0, 0) = value;
   return result(n);
 }
 

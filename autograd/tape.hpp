@@ -140,6 +140,7 @@ class Tape {
 
   // Leaves. A constant is copied onto the tape (into a reused buffer) and gets no gradient.
   Var constant(const Matrix& value);
+  Var constant(double value);  // a 1 x 1 constant
   Var param(Parameter& p);
 
   // Seeds d loss = 1 and walks the tape back once. The loss must be 1x1 and depend on a parameter;
@@ -178,7 +179,7 @@ class Tape {
   // A new slot for op with the given inputs (checked to be live handles of this tape).
   Node& record(const OpDef& op, const Var& a);
   Node& record(const OpDef& op, const Var& a, const Var& b);
-  Node& record(const OpDef& op, const std::vector<Var>& inputs);
+  Node& record(const OpDef& op, const Var* inputs, std::size_t count);
   // The handle of a finished node (checks the value in anomaly mode).
   Var result(const Node& n);
   const Node& node(const Var& v) const;

@@ -172,3 +172,46 @@ TEST_CASE("nn::train allocates nothing per full-batch pass", "[allocations]") {
   CHECK(short_run > 0);
   CHECK(long_run == short_run);
 }
+
+TEST_CASE("a recurrent step through time allocates nothing in steady state", "[allocations]") {
+  // An Elman RNN over an embedding, 8 steps of BPTT, using the sequence ops: gather_rows, concat,
+  // slice, a running loss from an empty Var, scalar arithmetic, sum along an axis, log_softmax.
+  using namespace autograd;
+  nn::Rng rng(5);
+  const std::size_t vocab = 11, embed = 4, hidden = 6, batch = 5, steps = 8;
+  Parameter E(rng.randn(vocab, embed)), Wx(rng.randn(embed + hidden, hidden) * 0.3),
+      b(Matrix::from_shape({1, hidden})), V(rng.randn(hidden, vocab) * 0.3);
+  b.value.fill(0.0);
+  std::vector<Labels> ids(steps + 1, Labels(batch));
+  for (auto& row : ids) {
+    for (int& id : row) id = static_cast<int>(rng.below(vocab));
+  }
+  const Matrix h0 = xt::zeros<double>({batch, hidden});
+  Tape tape;
+  const auto step = [&] {
+    tape.clear();
+    for (Parameter* p : {&E, &Wx, &b, &V}) p->zero_grad();
+    Var h = tape.constant(h0);
+    Var loss;
+    for (std::size_t t = 0; t < steps; ++t) {
+      const Var x = gather_rows(tape.param(E), ids[t]);
+      h = tanh(matmul(concat({x, h}, 1), tape.param(Wx)) + tape.param(b));
+      const Var logits = matmul(slice_cols(h, 0, hidden), tape.param(V));
+      loss += softmax_cross_entropy(logits, ids[t + 1]) * 0.5 - 0.0 * sum(sum(log_softmax(logits), 1));
+    }
+    tape.backward(loss / static_cast<double>(steps));
+    for (Parameter* p : {&E, &Wx, &b, &V}) xt::noalias(p->value) -= 0.1 * p->grad;
+    return loss.value()(0, 0);
+  };
+  const std::size_t warm_up = allocations_during([&] { step(); });
+  double first = 0.0, last = 0.0;
+  std::size_t steady = 0;
+  for (int k = 0; k < 50; ++k) {
+    steady += allocations_during([&] { last = step(); });
+    if (k == 0) first = last;
+  }
+  INFO("the warm-up step allocated " << warm_up << " times, the next 50 steps " << steady << " times");
+  CHECK(warm_up > 0);
+  CHECK(steady == 0);
+  CHECK(last < first);  // it trained
+}

@@ -59,14 +59,18 @@ std::vector<Case> unary_cases(const std::function<Var(const Var&)>& op, bool pos
   return cases;
 }
 
-// Same shape, a broadcast bias row, a broadcast column, a 1x1 scalar against a matrix.
-std::vector<Case> binary_cases(const std::function<Var(const Var&, const Var&)>& op) {
+// Same shape, a broadcast bias row, a broadcast column, a 1x1 scalar against a matrix. A divisor
+// (b_away_from_zero) stays at least 0.2 from 0, where a / b is steep.
+std::vector<Case> binary_cases(const std::function<Var(const Var&, const Var&)>& op,
+                               bool b_away_from_zero = false) {
   std::vector<Case> cases;
   for (auto [a, b] : {std::pair<Shape, Shape>{{3, 4}, {3, 4}}, {{5, 3}, {1, 3}}, {{1, 3}, {4, 3}},
                       {{4, 2}, {4, 1}}, {{1, 1}, {2, 3}}, {{1, 1}, {1, 1}}}) {
     cases.push_back({std::to_string(a.first) + "x" + std::to_string(a.second) + " with " +
                          std::to_string(b.first) + "x" + std::to_string(b.second),
-                     {uniform(a.first, a.second, -1, 1, 3), uniform(b.first, b.second, -1, 1, 4)},
+                     {uniform(a.first, a.second, -1, 1, 3),
+                      b_away_from_zero ? away_from_zero(b.first, b.second, 4)
+                                       : uniform(b.first, b.second, -1, 1, 4)},
                      [op](Tape&, const std::vector<Var>& v) { return weighted_sum(op(v[0], v[1])); }});
   }
   return cases;
@@ -112,6 +116,59 @@ std::map<std::string, std::vector<Case>> checks() {
   c["softmax_cross_entropy"] = cross_entropy_cases(Reduction::sum);
   for (Case& k : cross_entropy_cases(Reduction::mean)) c["softmax_cross_entropy"].push_back(k);
   c["l2_penalty"] = unary_cases([](const Var& a) { return l2_penalty(a); });
+
+  // The ops for sequence models.
+  c["div"] = binary_cases([](const Var& a, const Var& b) { return div(a, b); }, true);
+  c["sqrt"] = unary_cases([](const Var& a) { return sqrt(a); }, true);
+  c["square"] = unary_cases([](const Var& a) { return square(a); });
+  c["log_softmax"] = unary_cases([](const Var& a) { return log_softmax(a); });
+  c["transpose"] = unary_cases([](const Var& a) { return transpose(a); });
+  c["scalar arithmetic"] = unary_cases([](const Var& a) {
+    return (a * 0.5 + 1.0) / 3.0 - (2.0 - a) + 1.5 * a - 0.25;
+  });
+  c["double / Var"] = unary_cases([](const Var& a) { return 2.0 / a; }, false, true);
+  for (int axis : {0, 1}) {
+    for (Case& k : unary_cases([axis](const Var& a) { return sum(a, axis); })) c["sum_axis"].push_back(k);
+    for (Case& k : unary_cases([axis](const Var& a) { return mean(a, axis); })) c["mean_axis"].push_back(k);
+    // Distinct values (uniform draws), so no tie lies within the step of the central difference.
+    for (Case& k : unary_cases([axis](const Var& a) { return max(a, axis); })) c["max"].push_back(k);
+  }
+  const auto one = [](std::size_t r, std::size_t cols, std::uint32_t seed) {
+    return uniform(r, cols, -1, 1, seed);
+  };
+  const auto of = [](std::function<Var(const std::vector<Var>&)> g) {
+    return [g](Tape&, const std::vector<Var>& v) { return weighted_sum(g(v)); };
+  };
+  c["reshape"] = {
+      {"4x3 as 2x6", {one(4, 3, 1)}, of([](auto& v) { return reshape(v[0], 2, 6); })},
+      {"1x5 as 5x1", {one(1, 5, 2)}, of([](auto& v) { return reshape(v[0], 5, 1); })},
+      {"1x1 as 1x1", {one(1, 1, 3)}, of([](auto& v) { return reshape(v[0], 1, 1); })},
+  };
+  c["slice"] = {
+      {"rows 1..3, cols 0..2 of 4x3", {one(4, 3, 1)}, of([](auto& v) { return slice(v[0], 1, 3, 0, 2); })},
+      {"cols 1..4 of 1x5", {one(1, 5, 2)}, of([](auto& v) { return slice_cols(v[0], 1, 4); })},
+      {"all of 1x1", {one(1, 1, 3)}, of([](auto& v) { return slice_rows(v[0], 0, 1); })},
+      {"two overlapping slices of 4x3", {one(4, 3, 4)},
+       of([](auto& v) { return slice(v[0], 0, 3, 1, 3) + slice(v[0], 1, 4, 0, 2); })},
+  };
+  c["concat"] = {
+      {"three along rows", {one(2, 3, 1), one(1, 3, 2), one(3, 3, 3)},
+       of([](auto& v) { return concat({v[0], v[1], v[2]}, 0); })},
+      {"three along columns", {one(2, 1, 1), one(2, 3, 2), one(2, 2, 3)},
+       of([](auto& v) { return concat({v[0], v[1], v[2]}, 1); })},
+      {"1x1s, one of them twice", {one(1, 1, 1), one(1, 1, 2)},
+       of([](auto& v) { return concat({v[0], v[1], v[0]}, 1); })},
+  };
+  c["gather_rows"] = {
+      {"5x3 table, ids 0 2 2 4 2", {one(5, 3, 1)},
+       of([](auto& v) { return gather_rows(v[0], {0, 2, 2, 4, 2}); })},
+      {"1x1 table, id 0 twice", {one(1, 1, 2)}, of([](auto& v) { return gather_rows(v[0], {0, 0}); })},
+      {"4x2 table, no repeats", {one(4, 2, 3)}, of([](auto& v) { return gather_rows(v[0], {3, 1}); })},
+  };
+  c["sum of a list"] = {
+      {"three 2x3 terms, one twice", {one(2, 3, 1), one(2, 3, 2)},
+       of([](auto& v) { return sum(std::vector<Var>{v[0], v[1], v[0]}); })},
+  };
   return c;
 }
 

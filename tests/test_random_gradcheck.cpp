@@ -2,6 +2,7 @@
 // a directional check of a whole deep network, determinism, and flat memory over long training.
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <unistd.h>
 
@@ -17,12 +18,21 @@ using namespace autograd;
 
 namespace {
 
+// The ops the generator draws from.
+const char* const generated_ops[] = {
+    "matmul", "add",     "sub",     "mul",       "scale",       "sum",        "mean",
+    "tanh",   "sigmoid", "relu",    "exp",       "log",         "softmax",    "softmax_cross_entropy",
+    "l2_penalty", "div", "sqrt",    "square",    "log_softmax", "transpose",  "reshape",
+    "slice",  "concat",  "gather_rows", "sum_axis", "mean_axis", "max",      "scalar",
+    "reciprocal"};
+
 // One step of a random program: result = op(pool[a], pool[b]) with an attribute.
 struct Step {
   std::string op;
   std::size_t a = 0, b = 0;
   double c = 0.0;
-  Labels labels;
+  Labels labels;          // class labels, or gather_rows' ids
+  std::size_t i[4] = {};  // an axis; a slice's ranges; a reshape's shape
 };
 
 struct Program {
@@ -50,6 +60,20 @@ Var apply_step(const Step& s, const std::vector<Var>& pool) {
   if (s.op == "softmax") return softmax(a);
   if (s.op == "softmax_cross_entropy") return softmax_cross_entropy(a, s.labels, s.c > 0 ? Reduction::mean : Reduction::sum);
   if (s.op == "l2_penalty") return l2_penalty(a);
+  if (s.op == "div") return div(a, b);
+  if (s.op == "sqrt") return sqrt(a);
+  if (s.op == "square") return square(a);
+  if (s.op == "log_softmax") return log_softmax(a);
+  if (s.op == "transpose") return transpose(a);
+  if (s.op == "reshape") return reshape(a, s.i[0], s.i[1]);
+  if (s.op == "slice") return slice(a, s.i[0], s.i[1], s.i[2], s.i[3]);
+  if (s.op == "concat") return concat({a, b, a}, static_cast<int>(s.i[0]));
+  if (s.op == "gather_rows") return gather_rows(a, s.labels);
+  if (s.op == "sum_axis") return sum(a, static_cast<int>(s.i[0]));
+  if (s.op == "mean_axis") return mean(a, static_cast<int>(s.i[0]));
+  if (s.op == "max") return max(a, static_cast<int>(s.i[0]));
+  if (s.op == "scalar") return (s.c - a * s.c) / 2.0 + 1.0;
+  if (s.op == "reciprocal") return s.c / a;
   throw std::logic_error("no such op in the generator: " + s.op);
 }
 
@@ -69,6 +93,27 @@ bool broadcastable(const Matrix& x, const Matrix& y) {
 }
 
 double min_abs(const Matrix& m) { return xt::amin(xt::abs(m))(); }
+
+// The smallest gap between the largest and the second-largest value along the axis: max's gradient
+// is only smooth where no tie is within reach of the central difference's step.
+double max_gap(const Matrix& m, std::size_t axis) {
+  const std::size_t outer = m.shape(1 - axis), inner = m.shape(axis);
+  double gap = 1e300;
+  for (std::size_t k = 0; k < outer; ++k) {
+    double best = -1e300, second = -1e300;
+    for (std::size_t j = 0; j < inner; ++j) {
+      const double v = axis == 0 ? m(j, k) : m(k, j);
+      if (v > best) {
+        second = best;
+        best = v;
+      } else if (v > second) {
+        second = v;
+      }
+    }
+    if (inner > 1) gap = std::min(gap, best - second);
+  }
+  return gap;
+}
 double max_abs(const Matrix& m) { return xt::amax(xt::abs(m))(); }
 
 // Builds a program from a seed, evaluating as it goes so that every op gets inputs where it is
@@ -91,12 +136,10 @@ Program generate(std::uint64_t seed) {
     pool.push_back(t.constant(x));
     text << " v" << i << " = input " << shape_str(x) << ";";
   }
-  static const char* const ops[] = {"matmul", "add", "sub", "mul", "scale", "sum", "mean", "tanh", "sigmoid",
-                                    "relu", "exp", "log", "softmax", "softmax_cross_entropy", "l2_penalty"};
   const std::size_t n_steps = 2 + rng.below(7);
   while (p.steps.size() < n_steps) {
     Step s;
-    s.op = ops[rng.below(std::size(ops))];
+    s.op = generated_ops[rng.below(std::size(generated_ops))];
     s.a = rng.below(pool.size());
     s.b = rng.below(pool.size());  // shared sub-expressions: any earlier value, possibly the same one
     const Matrix& a = pool[s.a].value();
@@ -107,15 +150,49 @@ Program generate(std::uint64_t seed) {
     if (s.op == "log" && xt::amin(a)() < 0.1) continue;
     if (s.op == "exp" && max_abs(a) > 5.0) continue;
     if (max_abs(a) > 50.0 || max_abs(b) > 50.0) continue;  // keep values in a well-conditioned range
-    if (s.op == "scale") s.c = -2.0 + 4.0 * rng.uniform();
+    if ((s.op == "div" && (!broadcastable(a, b) || min_abs(b) < 0.2)) ||
+        (s.op == "reciprocal" && min_abs(a) < 0.2) || (s.op == "sqrt" && xt::amin(a)() < 0.1)) {
+      continue;
+    }
+    if (s.op == "concat") {
+      s.i[0] = rng.below(2);  // along rows needs equal column counts, along columns equal row counts
+      if (a.shape(1 - s.i[0]) != b.shape(1 - s.i[0])) continue;
+    }
+    if (s.op == "sum_axis" || s.op == "mean_axis" || s.op == "max") s.i[0] = rng.below(2);
+    if (s.op == "max" && max_gap(a, s.i[0]) < 1e-3) continue;
+    if (s.op == "reshape") {
+      const std::size_t n = a.size();
+      const std::size_t r = rng.uniform() < 0.5 ? 1 : n;
+      s.i[0] = r;
+      s.i[1] = n / r;
+    }
+    if (s.op == "slice") {
+      s.i[0] = rng.below(a.shape(0));
+      s.i[1] = s.i[0] + 1 + rng.below(a.shape(0) - s.i[0]);
+      s.i[2] = rng.below(a.shape(1));
+      s.i[3] = s.i[2] + 1 + rng.below(a.shape(1) - s.i[2]);
+    }
+    if (s.op == "gather_rows") {  // with repeats: more ids than rows
+      for (std::size_t r = 0, n = 1 + rng.below(2 * a.shape(0)); r < n; ++r) {
+        s.labels.push_back(static_cast<int>(rng.below(a.shape(0))));
+      }
+    }
+    if (s.op == "scale" || s.op == "scalar" || s.op == "reciprocal") s.c = -2.0 + 4.0 * rng.uniform();
     if (s.op == "softmax_cross_entropy") {
       for (std::size_t r = 0; r < a.shape(0); ++r) s.labels.push_back(static_cast<int>(rng.below(a.shape(1))));
       s.c = rng.uniform() < 0.5 ? 1.0 : 0.0;  // mean or sum
     }
     pool.push_back(apply_step(s, pool));
     text << " v" << pool.size() - 1 << " = " << s.op << "(v" << s.a;
-    if (s.op == "matmul" || s.op == "add" || s.op == "sub" || s.op == "mul") text << ", v" << s.b;
-    if (s.op == "scale") text << ", " << s.c;
+    if (s.op == "matmul" || s.op == "add" || s.op == "sub" || s.op == "mul" || s.op == "div") text << ", v" << s.b;
+    if (s.op == "scale" || s.op == "scalar" || s.op == "reciprocal") text << ", " << s.c;
+    if (s.op == "concat") text << ", v" << s.b << ", v" << s.a << ", axis " << s.i[0];
+    if (s.op == "sum_axis" || s.op == "mean_axis" || s.op == "max") text << ", axis " << s.i[0];
+    if (s.op == "reshape") text << ", " << s.i[0] << ", " << s.i[1];
+    if (s.op == "slice") text << ", " << s.i[0] << ", " << s.i[1] << ", " << s.i[2] << ", " << s.i[3];
+    if (s.op == "gather_rows") {
+      for (int id : s.labels) text << ", " << id;
+    }
     if (s.op == "softmax_cross_entropy") text << (s.c > 0 ? ", mean" : ", sum");
     text << ");";
     p.steps.push_back(s);
@@ -145,8 +222,10 @@ TEST_CASE("500 random compositions of the ops have the gradients of central diff
   options.atol = 1e-6;
   options.rtol = 1e-6;
   std::size_t checked = 0;
+  std::map<std::string, int> uses;
   for (std::uint64_t seed = 1; seed <= 500; ++seed) {
     const Program p = generate(seed);
+    for (const Step& s : p.steps) ++uses[s.op];
     const GradcheckResult r =
         gradcheck([&p](Tape& t, const std::vector<Var>& v) { return run(p, t, v); }, p.inputs, options);
     checked += r.checked;
@@ -156,6 +235,10 @@ TEST_CASE("500 random compositions of the ops have the gradients of central diff
     }
   }
   CHECK(checked > 2000);  // every program compared some elements
+  for (const char* op : generated_ops) {
+    INFO(op << " was drawn " << uses[op] << " times");
+    CHECK(uses[op] >= 20);  // each op took part in many programs, not only in its own check
+  }
 }
 
 TEST_CASE("a deep network passes a directional derivative check", "[trust]") {

@@ -291,3 +291,93 @@ TEST_CASE("parameters moved by a growing vector keep working", "[errors]") {
     CHECK_THAT(error_of([&] { t.backward(l); }), Contains("parameter") && Contains("destroyed"));
   }
 }
+
+TEST_CASE("the sequence-model ops compute what numpy would", "[ops]") {
+  Tape t;
+  const Var a = t.constant(Matrix{{1.0, 5.0, 2.0}, {7.0, 3.0, 7.0}});
+  CHECK((sum(a, 0).value() == Matrix{{8.0, 8.0, 9.0}}));
+  CHECK((sum(a, 1).value() == Matrix{{8.0}, {17.0}}));
+  CHECK((mean(a, 0).value() == Matrix{{4.0, 4.0, 4.5}}));
+  CHECK((max(a, 1).value() == Matrix{{5.0}, {7.0}}));
+  CHECK((transpose(a).value() == Matrix{{1.0, 7.0}, {5.0, 3.0}, {2.0, 7.0}}));
+  CHECK((reshape(a, 3, 2).value() == Matrix{{1.0, 5.0}, {2.0, 7.0}, {3.0, 7.0}}));
+  CHECK((slice(a, 1, 2, 1, 3).value() == Matrix{{3.0, 7.0}}));
+  CHECK((concat({a, slice_rows(a, 0, 1)}, 0).value() ==
+         Matrix{{1.0, 5.0, 2.0}, {7.0, 3.0, 7.0}, {1.0, 5.0, 2.0}}));
+  CHECK((concat({slice_cols(a, 2, 3), a}, 1).value() ==
+         Matrix{{2.0, 1.0, 5.0, 2.0}, {7.0, 7.0, 3.0, 7.0}}));
+  CHECK((gather_rows(a, {1, 1, 0}).value() ==
+         Matrix{{7.0, 3.0, 7.0}, {7.0, 3.0, 7.0}, {1.0, 5.0, 2.0}}));
+  CHECK((argmax(a) == Labels{1, 0}));  // row 1 ties at 7: the first wins, as numpy.argmax
+  CHECK(((2.0 - a / 2.0 + 1.0).value() == Matrix{{2.5, 0.5, 2.0}, {-0.5, 1.5, -0.5}}));
+  CHECK(((6.0 / a) * 7.0).value()(0, 1) == 6.0 / 5.0 * 7.0);
+  CHECK((sqrt(square(a)).value() == a.value()));
+}
+
+TEST_CASE("max sends a tie's whole gradient to the first of the equal values", "[ops]") {
+  Parameter w(Matrix{{7.0, 3.0, 7.0}});
+  Tape t;
+  t.backward(sum(max(t.param(w), 1)));
+  CHECK((w.grad == Matrix{{1.0, 0.0, 0.0}}));
+}
+
+TEST_CASE("log_softmax is finite for logits of ±1000", "[ops]") {
+  Tape t;
+  const Var l = log_softmax(t.constant(Matrix{{1000.0, -1000.0, 0.0}}));
+  CHECK(l.value()(0, 0) == 0.0);
+  CHECK(l.value()(0, 1) == -2000.0);  // log(softmax) would give log(0) = −inf here
+  CHECK(l.value()(0, 2) == -1000.0);
+}
+
+TEST_CASE("a running sum starts from an empty Var", "[ops]") {
+  Parameter w(Matrix{{1.0, 2.0}});
+  Tape t;
+  Var total;
+  CHECK(total.empty());
+  for (int step = 1; step <= 3; ++step) total += scale(sum(t.param(w)), step);
+  CHECK(total.value()(0, 0) == 18.0);  // (1 + 2 + 3) · 3
+  t.backward(total);
+  CHECK((w.grad == Matrix{{6.0, 6.0}}));
+  CHECK(sum(std::vector<Var>{total, total}).value()(0, 0) == 36.0);
+  CHECK_THAT(error_of([] { sum(std::vector<Var>{}); }), Contains("sum: no terms"));
+  CHECK_THAT(error_of([] { Var a, b; (void)(a + b).value(); }), Contains("never given a value"));
+}
+
+TEST_CASE("the sequence-model ops name themselves and the shapes in their errors", "[errors]") {
+  Tape t;
+  const Var a = t.constant(xt::zeros<double>({2, 3}));
+  const Var b = t.constant(xt::zeros<double>({3, 2}));
+  CHECK_THAT(error_of([&] { reshape(a, 4, 2); }), Contains("reshape: cannot view [2 x 3]"));
+  CHECK_THAT(error_of([&] { slice(a, 0, 3, 0, 1); }),
+             Contains("slice: rows [0, 3) and columns [0, 1) are not within [2 x 3]"));
+  CHECK_THAT(error_of([&] { concat({a, b}, 0); }),
+             Contains("concat: along axis 0 input 1 is [3 x 2], input 0 is [2 x 3]"));
+  CHECK_THAT(error_of([&] { concat({}, 0); }), Contains("concat: no inputs"));
+  CHECK_THAT(error_of([&] { gather_rows(a, {0, 2}); }),
+             Contains("gather_rows: id 2 at position 1 is not a row of [2 x 3]"));
+  CHECK_THAT(error_of([&] { sum(a, 2); }), Contains("sum: axis must be 0") && Contains("got 2"));
+  CHECK_THAT(error_of([&] { max(a, -1); }), Contains("max: axis"));
+  CHECK_THAT(error_of([&] { div(a, b); }), Contains("div: shapes do not broadcast: [2 x 3] and [3 x 2]"));
+  const std::size_t size = t.size();
+  (void)error_of([&] { concat({a, b}, 1); });
+  CHECK(t.size() == size);  // a rejected op records nothing
+}
+
+TEST_CASE("gradcheck of a model: its parameters and a closure that records the loss", "[gradcheck]") {
+  Parameter W(Matrix{{0.5, -1.0}, {2.0, 0.25}}, "W"), b(Matrix{{0.1, -0.2}}, "b");
+  const Matrix X = {{1.0, 2.0}, {-1.0, 0.5}, {0.3, -0.7}};
+  const auto loss = [&](Tape& t) {
+    return softmax_cross_entropy(tanh(matmul(t.constant(X), t.param(W)) + t.param(b)), {0, 1, 1});
+  };
+  const GradcheckResult r = gradcheck({&W, &b}, loss);
+  INFO(r.message);
+  CHECK(r.ok);
+  CHECK(r.checked == 6);
+  CHECK((W.value == Matrix{{0.5, -1.0}, {2.0, 0.25}}));  // left as they were
+  CHECK(xt::all(xt::equal(W.grad, 0.0)));
+  // A wrong model gradient is caught and named: relu's kink at exactly 0.
+  Parameter z(Matrix{{0.0, 1.0}}, "z");
+  const GradcheckResult bad = gradcheck({&z}, [&](Tape& t) { return sum(relu(t.param(z))); });
+  CHECK_FALSE(bad.ok);
+  CHECK_THAT(bad.message, Contains("z [1 x 2]") && Contains("read by relu"));
+}
