@@ -70,7 +70,7 @@ class Bigram : public Model {
 class MLP : public Model {
  public:
   MLP(const Words& train, const Sizes& s, std::uint64_t seed)
-      : k_(s.context), batch_(s.batch), C_(V, s.embedding, seed),
+      : k_(s.context), batch_(s.batch * s.bptt), C_(V, s.embedding, seed),
         hidden_(s.context * s.embedding, s.hidden, seed + 1), out_(s.hidden, V, seed + 2) {
     contexts(train, X_, Y_);
   }
@@ -305,8 +305,8 @@ class Attention : public Model {
   double loss(Tape& tape, const Words& words) override {
     double nll = 0.0;
     std::size_t n = 0;
-    for (std::size_t first = 0; first < words.size(); first += 64) {
-      const Words chunk(words.begin() + first, words.begin() + std::min(words.size(), first + 64));
+    for (std::size_t first = 0; first < words.size(); first += 16) {  // small blocks: the mask is N²
+      const Words chunk(words.begin() + first, words.begin() + std::min(words.size(), first + 16));
       Labels targets;
       const auto seqs = inputs(chunk, targets);
       Tape::NoGrad no_grad(tape);

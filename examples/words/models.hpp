@@ -28,7 +28,8 @@ struct Sizes {
   std::size_t bptt = 16;       // rnn, gru: steps per truncated back-propagation
   std::size_t width = 64;      // attention: embedding and residual width
   std::size_t heads = 4;       // attention
-  std::size_t batch = 64;      // per step: contexts (mlp), streams (rnn, gru), words (attention)
+  std::size_t batch = 32;      // per step: streams (rnn, gru), words (attention); the mlp takes
+                               // batch · bptt contexts, as many predictions as an rnn step
 };
 
 class Model {

@@ -85,9 +85,10 @@ vocabulary is '.' (start and end of a word) and a-z.
                       the bigram is always counted, as the baseline
   --words FILE        the word list (default /usr/share/dict/words, Debian's wamerican)
   --out DIR           where loss.png goes (default words-out)
-  --steps N           optimiser steps per model (default 3000)
-  --batch N           per step: contexts (mlp), parallel streams (rnn, gru), words (attention)
-                      (default 64)
+  --steps N           optimiser steps per model (default 2000)
+  --batch N           per step: words (attention), parallel streams of --bptt characters (rnn,
+                      gru); the mlp takes batch x bptt contexts, as many as an rnn step predicts
+                      (default 32)
   --rate X            Adam's learning rate at the start (default 0.01)
   --embedding N       embedding size of mlp, rnn, gru (default 16)
   --hidden N          hidden size of mlp, rnn, gru (default 128)
