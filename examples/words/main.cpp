@@ -37,7 +37,7 @@ struct Result {
   std::vector<std::string> samples;
 };
 
-Result run(Model& model, const Words& train, const Words& held_out, const Options& o) {
+Result run(Model& model, const Words& held_out, const Options& o) {
   Result r;
   r.name = model.name();
   r.parameters = model.size();
@@ -81,7 +81,6 @@ Result run(Model& model, const Words& train, const Words& held_out, const Option
   r.held_out = model.loss(tape, held_out);
   nn::Rng sampler(o.seed + 11);
   for (std::size_t i = 0; i < o.samples; ++i) r.samples.push_back(sample(model, tape, sampler, nn::max_word_length));
-  (void)train;
   return r;
 }
 
@@ -107,7 +106,7 @@ int run_all(const Options& o) {
   std::vector<Result> results;
   for (const auto& name : o.models) {
     const auto model = make(name, train, o);
-    results.push_back(run(*model, train, held_out, o));
+    results.push_back(run(*model, held_out, o));
   }
 
   std::printf("\nheld-out loss, nats per character (%zu held-out words)\n", held_out.size());

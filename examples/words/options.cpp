@@ -85,7 +85,7 @@ vocabulary is '.' (start and end of a word) and a-z.
                       the bigram is always counted, as the baseline
   --words FILE        the word list (default /usr/share/dict/words, Debian's wamerican)
   --out DIR           where loss.png goes (default words-out)
-  --steps N           optimiser steps per model (default 2000)
+  --steps N           optimiser steps per model (default 4000)
   --batch N           per step: words (attention), parallel streams of --bptt characters (rnn,
                       gru); the mlp takes batch x bptt contexts, as many as an rnn step predicts
                       (default 32)

@@ -13,7 +13,7 @@ struct Options {
   bool check = false;  // exit non-zero unless every trained model beats the bigram held out
   std::vector<std::string> models{"bigram", "mlp", "rnn", "gru", "attention"};
   Sizes sizes;
-  std::size_t steps = 2000;
+  std::size_t steps = 4000;
   double rate = 0.01;
   std::uint64_t seed = 1;
   double held_out = 0.1;
