@@ -704,28 +704,92 @@ Image grid(const std::vector<Image>& tiles, int columns) {
   return out;
 }
 
+namespace {
+
+// matplotlib's tab10 colours, the first being line_plot's single-curve blue.
+Color series_color(std::size_t k) {
+  static constexpr Color colors[] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44},
+                                     {214, 39, 40},  {148, 103, 189}, {140, 86, 75},
+                                     {227, 119, 194}, {127, 127, 127}, {188, 189, 34},
+                                     {23, 190, 207}};
+  return colors[k % (sizeof colors / sizeof colors[0])];
+}
+
+void check_series(const Series& s, const std::string& who) {
+  if (s.xs.size() != s.ys.size()) {
+    throw std::invalid_argument(who + std::to_string(s.xs.size()) + " x values but " +
+                                std::to_string(s.ys.size()) + " y values");
+  }
+  if (s.xs.empty()) {
+    throw std::invalid_argument(who + "no points");
+  }
+  for (std::size_t i = 0; i < s.xs.size(); ++i) {
+    if (!std::isfinite(s.xs[i]) || !std::isfinite(s.ys[i])) {
+      throw std::invalid_argument(who + "point " + std::to_string(i) + " is not finite");
+    }
+  }
+}
+
+// The legend: a line sample and the name of each named series, in a white box at the top right.
+void draw_legend(Image& img, const Frame& f, const std::vector<Series>& series, double scale) {
+  int text_w = 0;
+  int rows = 0;
+  for (const Series& s : series) {
+    if (s.name.empty()) continue;
+    text_w = std::max(text_w, text_width(s.name, scale));
+    ++rows;
+  }
+  if (rows == 0) return;
+  const int line_h = text_height("Ag", scale) + 6;
+  const int sample_w = 24;
+  const int box_w = sample_w + text_w + 20;
+  const int box_h = rows * line_h + 8;
+  const int x = f.left + f.width - box_w - 8;
+  const int y = f.top + 8;
+  img.fill_rect(x, y, box_w, box_h, white);
+  img.fill_rect(x, y, box_w, 1, gridline_color);
+  img.fill_rect(x, y + box_h - 1, box_w, 1, gridline_color);
+  img.fill_rect(x, y, 1, box_h, gridline_color);
+  img.fill_rect(x + box_w - 1, y, 1, box_h, gridline_color);
+  int row = 0;
+  for (std::size_t k = 0; k < series.size(); ++k) {
+    if (series[k].name.empty()) continue;
+    const int ty = y + 5 + row * line_h;
+    img.fill_rect(x + 6, ty + line_h / 2 - 2, sample_w, 2, series_color(k));
+    img.draw_text(x + 12 + sample_w, ty, series[k].name, scale, text_color);
+    ++row;
+  }
+}
+
+}  // namespace
+
 Image line_plot(const std::vector<double>& xs, const std::vector<double>& ys,
                 const std::string& title, const std::string& xlabel, const std::string& ylabel,
                 int w, int h) {
-  if (xs.size() != ys.size()) {
-    throw std::invalid_argument("line_plot: " + std::to_string(xs.size()) + " x values but " +
-                                std::to_string(ys.size()) + " y values");
-  }
-  if (xs.empty()) {
-    throw std::invalid_argument("line_plot: no points");
+  return line_plot(std::vector<Series>{Series{"", xs, ys}}, title, xlabel, ylabel, w, h);
+}
+
+Image line_plot(const std::vector<Series>& series, const std::string& title,
+                const std::string& xlabel, const std::string& ylabel, int w, int h) {
+  if (series.empty()) {
+    throw std::invalid_argument("line_plot: no series");
   }
   if (w < 200 || h < 150) {
     throw std::invalid_argument("line_plot: size must be at least 200 x 150, got " +
                                 std::to_string(w) + " x " + std::to_string(h));
   }
-  for (std::size_t i = 0; i < xs.size(); ++i) {
-    if (!std::isfinite(xs[i]) || !std::isfinite(ys[i])) {
-      throw std::invalid_argument("line_plot: point " + std::to_string(i) + " is not finite");
-    }
+  std::vector<double> all_x, all_y;
+  for (std::size_t k = 0; k < series.size(); ++k) {
+    const Series& s = series[k];
+    check_series(s, series.size() == 1 ? "line_plot: "
+                                       : "line_plot: series " + std::to_string(k) +
+                                             (s.name.empty() ? "" : " (" + s.name + ")") + ": ");
+    all_x.insert(all_x.end(), s.xs.begin(), s.xs.end());
+    all_y.insert(all_y.end(), s.ys.begin(), s.ys.end());
   }
   Frame f{};
-  std::tie(f.x0, f.x1) = padded_range(xs);
-  std::tie(f.y0, f.y1) = padded_range(ys);
+  std::tie(f.x0, f.x1) = padded_range(all_x);
+  std::tie(f.y0, f.y1) = padded_range(all_y);
   const Ticks xt = nice_ticks(f.x0, f.x1, 8);
   const Ticks yt = nice_ticks(f.y0, f.y1, 8);
   const TextScales scales = text_scales(std::min(w, h));
@@ -745,7 +809,10 @@ Image line_plot(const std::vector<double>& xs, const std::vector<double>& ys,
   draw_title(img, heading, margin);
   draw_gridlines(img, f, xt, yt);
   draw_axes(img, f, xt, yt, scales.tick);
-  stroke(img, f, xs, ys, 2.0, Color{31, 119, 180});
+  for (std::size_t k = 0; k < series.size(); ++k) {
+    stroke(img, f, series[k].xs, series[k].ys, 2.0, series_color(k));
+  }
+  draw_legend(img, f, series, scales.tick);
   if (!xlabel.empty()) {
     const int tw = text_width(xlabel, scales.label);
     img.draw_text(f.left + (f.width - tw) / 2, f.top + f.height + ticks_h + 6, xlabel, scales.label,

@@ -98,4 +98,16 @@ Image line_plot(const std::vector<double>& xs, const std::vector<double>& ys,
                 const std::string& title, const std::string& xlabel, const std::string& ylabel,
                 int w = 640, int h = 400);
 
+// Several curves on shared axes (loss curves of several models), each in its own colour (the
+// first in line_plot's blue) and listed by name in a legend at the top right; a series without a
+// name is drawn but not listed. Throws std::invalid_argument, naming the series, for the problems
+// line_plot refuses, or if there is no series.
+struct Series {
+  std::string name;
+  std::vector<double> xs;
+  std::vector<double> ys;
+};
+Image line_plot(const std::vector<Series>& series, const std::string& title,
+                const std::string& xlabel, const std::string& ylabel, int w = 640, int h = 400);
+
 }  // namespace plot

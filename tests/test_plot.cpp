@@ -313,3 +313,24 @@ TEST_CASE("line_plot draws a curve with axes", "[plot][image]") {
   ys[5] = std::nan("");
   REQUIRE_THROWS_WITH(plot::line_plot(xs, ys, "t", "x", "y"), Contains("point 5 is not finite"));
 }
+
+TEST_CASE("line_plot with several series draws each in its colour, with a legend", "[plot][image]") {
+  std::vector<plot::Series> series(3);
+  const char* names[] = {"bigram", "mlp", ""};
+  for (int k = 0; k < 3; ++k) {
+    series[k].name = names[k];
+    for (int i = 0; i <= 100; ++i) {
+      series[k].xs.push_back(i * 10.0);
+      series[k].ys.push_back(2.5 - 0.2 * k * (1.0 - std::exp(-i / 20.0)));
+    }
+  }
+  const plot::Image img = plot::line_plot(series, "Loss", "step", "nats");
+  CHECK(count_color(img, plot::Color{31, 119, 180}) > 300);
+  CHECK(count_color(img, plot::Color{255, 127, 14}) > 300);
+  CHECK(count_color(img, plot::Color{44, 160, 44}) > 300);
+  REQUIRE_THROWS_WITH(plot::line_plot(std::vector<plot::Series>{}, "t", "x", "y"),
+                      Contains("no series"));
+  series[1].ys.pop_back();
+  REQUIRE_THROWS_WITH(plot::line_plot(series, "t", "x", "y"),
+                      Contains("series 1 (mlp): 101 x values but 100 y values"));
+}
