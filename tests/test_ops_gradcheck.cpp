@@ -31,47 +31,69 @@ Matrix away_from_zero(std::size_t rows, std::size_t cols, std::uint32_t seed) {
   return m;
 }
 
+// Distinct values 0.1 apart in a seeded order (for max, whose gradient jumps at ties).
+Matrix spread(std::size_t rows, std::size_t cols, std::uint32_t seed) {
+  std::vector<double> values(rows * cols);
+  for (std::size_t i = 0; i < values.size(); ++i) values[i] = -1.0 + 0.1 * static_cast<double>(i);
+  std::mt19937 gen(seed);
+  for (std::size_t i = values.size(); i > 1; --i) std::swap(values[i - 1], values[gen() % i]);
+  Matrix m = Matrix::from_shape({rows, cols});
+  std::copy(values.begin(), values.end(), m.begin());
+  return m;
+}
+
 // Reduces any value to a scalar with fixed, uneven weights, so that every element's gradient is
 // distinct (a plain sum would give a uniform upstream gradient and hide mixed-up elements).
-Var weighted_sum(const Var& v) {
-  const Matrix w = uniform(v.rows(), v.cols(), 0.5, 1.5, 99);
+template <class T>
+BasicVar<T> weighted_sum(const BasicVar<T>& v) {
+  const BasicMatrix<T> w = uniform(v.rows(), v.cols(), 0.5, 1.5, 99);
   return sum(mul(v, v.tape().constant(w)));
 }
 
+// A case is checked in both precisions: f64 and f32 are the same generic code instantiated twice.
 struct Case {
   std::string shapes;
   std::vector<Matrix> inputs;
   ScalarFunction f;
+  BasicScalarFunction<float> f32;
 };
+
+// The function of a case from generic code g(inputs) -> value, reduced by weighted_sum.
+template <class G>
+Case make_case(std::string shapes, std::vector<Matrix> inputs, G g) {
+  return {std::move(shapes), std::move(inputs),
+          [g](Tape&, const std::vector<Var>& v) { return weighted_sum(g(v)); },
+          [g](f32::Tape&, const std::vector<f32::Var>& v) { return weighted_sum(g(v)); }};
+}
 
 using Shape = std::pair<std::size_t, std::size_t>;
 
-std::vector<Case> unary_cases(const std::function<Var(const Var&)>& op, bool positive = false,
-                              bool avoid_zero = false) {
+template <class Op>
+std::vector<Case> unary_cases(Op op, bool positive = false, bool avoid_zero = false) {
   std::vector<Case> cases;
   for (Shape s : {Shape{1, 1}, Shape{4, 3}, Shape{1, 5}}) {
     Matrix x = positive     ? uniform(s.first, s.second, 0.3, 2.0, 7)
                : avoid_zero ? away_from_zero(s.first, s.second, 7)
                             : uniform(s.first, s.second, -1.5, 1.5, 7);
-    cases.push_back({std::to_string(s.first) + "x" + std::to_string(s.second), {x},
-                     [op](Tape&, const std::vector<Var>& v) { return weighted_sum(op(v[0])); }});
+    cases.push_back(make_case(std::to_string(s.first) + "x" + std::to_string(s.second), {x},
+                              [op](const auto& v) { return op(v[0]); }));
   }
   return cases;
 }
 
 // Same shape, a broadcast bias row, a broadcast column, a 1x1 scalar against a matrix. A divisor
 // (b_away_from_zero) stays at least 0.2 from 0, where a / b is steep.
-std::vector<Case> binary_cases(const std::function<Var(const Var&, const Var&)>& op,
-                               bool b_away_from_zero = false) {
+template <class Op>
+std::vector<Case> binary_cases(Op op, bool b_away_from_zero = false) {
   std::vector<Case> cases;
   for (auto [a, b] : {std::pair<Shape, Shape>{{3, 4}, {3, 4}}, {{5, 3}, {1, 3}}, {{1, 3}, {4, 3}},
                       {{4, 2}, {4, 1}}, {{1, 1}, {2, 3}}, {{1, 1}, {1, 1}}}) {
-    cases.push_back({std::to_string(a.first) + "x" + std::to_string(a.second) + " with " +
-                         std::to_string(b.first) + "x" + std::to_string(b.second),
-                     {uniform(a.first, a.second, -1, 1, 3),
-                      b_away_from_zero ? away_from_zero(b.first, b.second, 4)
-                                       : uniform(b.first, b.second, -1, 1, 4)},
-                     [op](Tape&, const std::vector<Var>& v) { return weighted_sum(op(v[0], v[1])); }});
+    cases.push_back(make_case(std::to_string(a.first) + "x" + std::to_string(a.second) + " with " +
+                                  std::to_string(b.first) + "x" + std::to_string(b.second),
+                              {uniform(a.first, a.second, -1, 1, 3),
+                               b_away_from_zero ? away_from_zero(b.first, b.second, 4)
+                                                : uniform(b.first, b.second, -1, 1, 4)},
+                              [op](const auto& v) { return op(v[0], v[1]); }));
   }
   return cases;
 }
@@ -81,11 +103,10 @@ std::vector<Case> cross_entropy_cases(Reduction reduction) {
   for (auto [rows, classes] : {Shape{1, 2}, Shape{6, 3}, Shape{1, 1}}) {
     Labels y(rows);
     for (std::size_t i = 0; i < rows; ++i) y[i] = static_cast<int>((i * 7 + 1) % classes);
-    cases.push_back({std::to_string(rows) + "x" + std::to_string(classes),
-                     {uniform(rows, classes, -2, 2, 11)},
-                     [y, reduction](Tape&, const std::vector<Var>& v) {
-                       return softmax_cross_entropy(v[0], y, reduction);
-                     }});
+    Case k = make_case(std::to_string(rows) + "x" + std::to_string(classes),
+                       {uniform(rows, classes, -2, 2, 11)},
+                       [y, reduction](const auto& v) { return softmax_cross_entropy(v[0], y, reduction); });
+    cases.push_back(k);
   }
   return cases;
 }
@@ -93,81 +114,76 @@ std::vector<Case> cross_entropy_cases(Reduction reduction) {
 // Every op of the API, and how it is checked.
 std::map<std::string, std::vector<Case>> checks() {
   std::map<std::string, std::vector<Case>> c;
+  const auto product = [](const auto& v) { return matmul(v[0], v[1]); };
   c["matmul"] = {
-      {"4x3 · 3x2", {uniform(4, 3, -1, 1, 1), uniform(3, 2, -1, 1, 2)},
-       [](Tape&, const std::vector<Var>& v) { return weighted_sum(matmul(v[0], v[1])); }},
-      {"1x1 · 1x1", {uniform(1, 1, -1, 1, 1), uniform(1, 1, -1, 1, 2)},
-       [](Tape&, const std::vector<Var>& v) { return weighted_sum(matmul(v[0], v[1])); }},
-      {"1x5 · 5x1", {uniform(1, 5, -1, 1, 1), uniform(5, 1, -1, 1, 2)},
-       [](Tape&, const std::vector<Var>& v) { return weighted_sum(matmul(v[0], v[1])); }},
+      make_case("4x3 · 3x2", {uniform(4, 3, -1, 1, 1), uniform(3, 2, -1, 1, 2)}, product),
+      make_case("1x1 · 1x1", {uniform(1, 1, -1, 1, 1), uniform(1, 1, -1, 1, 2)}, product),
+      make_case("1x5 · 5x1", {uniform(1, 5, -1, 1, 1), uniform(5, 1, -1, 1, 2)}, product),
   };
-  c["add"] = binary_cases([](const Var& a, const Var& b) { return add(a, b); });
-  c["sub"] = binary_cases([](const Var& a, const Var& b) { return sub(a, b); });
-  c["mul"] = binary_cases([](const Var& a, const Var& b) { return mul(a, b); });
-  c["scale"] = unary_cases([](const Var& a) { return scale(a, -2.5); });
-  c["sum"] = unary_cases([](const Var& a) { return sum(a); });
-  c["mean"] = unary_cases([](const Var& a) { return mean(a); });
-  c["tanh"] = unary_cases([](const Var& a) { return tanh(a); });
-  c["sigmoid"] = unary_cases([](const Var& a) { return sigmoid(a); });
-  c["relu"] = unary_cases([](const Var& a) { return relu(a); }, false, true);
-  c["exp"] = unary_cases([](const Var& a) { return exp(a); });
-  c["log"] = unary_cases([](const Var& a) { return log(a); }, true);
-  c["softmax"] = unary_cases([](const Var& a) { return softmax(a); });
+  c["add"] = binary_cases([](const auto& a, const auto& b) { return add(a, b); });
+  c["sub"] = binary_cases([](const auto& a, const auto& b) { return sub(a, b); });
+  c["mul"] = binary_cases([](const auto& a, const auto& b) { return mul(a, b); });
+  c["scale"] = unary_cases([](const auto& a) { return scale(a, -2.5); });
+  c["sum"] = unary_cases([](const auto& a) { return sum(a); });
+  c["mean"] = unary_cases([](const auto& a) { return mean(a); });
+  c["tanh"] = unary_cases([](const auto& a) { return tanh(a); });
+  c["sigmoid"] = unary_cases([](const auto& a) { return sigmoid(a); });
+  c["relu"] = unary_cases([](const auto& a) { return relu(a); }, false, true);
+  c["exp"] = unary_cases([](const auto& a) { return exp(a); });
+  c["log"] = unary_cases([](const auto& a) { return log(a); }, true);
+  c["softmax"] = unary_cases([](const auto& a) { return softmax(a); });
   c["softmax_cross_entropy"] = cross_entropy_cases(Reduction::sum);
   for (Case& k : cross_entropy_cases(Reduction::mean)) c["softmax_cross_entropy"].push_back(k);
-  c["l2_penalty"] = unary_cases([](const Var& a) { return l2_penalty(a); });
+  c["l2_penalty"] = unary_cases([](const auto& a) { return l2_penalty(a); });
 
   // The ops for sequence models.
-  c["div"] = binary_cases([](const Var& a, const Var& b) { return div(a, b); }, true);
-  c["sqrt"] = unary_cases([](const Var& a) { return sqrt(a); }, true);
-  c["square"] = unary_cases([](const Var& a) { return square(a); });
-  c["log_softmax"] = unary_cases([](const Var& a) { return log_softmax(a); });
-  c["transpose"] = unary_cases([](const Var& a) { return transpose(a); });
-  c["scalar arithmetic"] = unary_cases([](const Var& a) {
+  c["div"] = binary_cases([](const auto& a, const auto& b) { return div(a, b); }, true);
+  c["sqrt"] = unary_cases([](const auto& a) { return sqrt(a); }, true);
+  c["square"] = unary_cases([](const auto& a) { return square(a); });
+  c["log_softmax"] = unary_cases([](const auto& a) { return log_softmax(a); });
+  c["transpose"] = unary_cases([](const auto& a) { return transpose(a); });
+  c["scalar arithmetic"] = unary_cases([](const auto& a) {
     return (a * 0.5 + 1.0) / 3.0 - (2.0 - a) + 1.5 * a - 0.25;
   });
-  c["double / Var"] = unary_cases([](const Var& a) { return 2.0 / a; }, false, true);
+  c["double / Var"] = unary_cases([](const auto& a) { return 2.0 / a; }, false, true);
   for (int axis : {0, 1}) {
-    for (Case& k : unary_cases([axis](const Var& a) { return sum(a, axis); })) c["sum_axis"].push_back(k);
-    for (Case& k : unary_cases([axis](const Var& a) { return mean(a, axis); })) c["mean_axis"].push_back(k);
-    // Distinct values (uniform draws), so no tie lies within the step of the central difference.
-    for (Case& k : unary_cases([axis](const Var& a) { return max(a, axis); })) c["max"].push_back(k);
+    for (Case& k : unary_cases([axis](const auto& a) { return sum(a, axis); })) c["sum_axis"].push_back(k);
+    for (Case& k : unary_cases([axis](const auto& a) { return mean(a, axis); })) c["mean_axis"].push_back(k);
+    // Values 0.1 apart, so no tie lies within the step of either precision's central difference.
+    for (Shape sh : {Shape{1, 1}, Shape{4, 3}, Shape{1, 5}}) {
+      c["max"].push_back(make_case(std::to_string(sh.first) + "x" + std::to_string(sh.second) +
+                                       ", axis " + std::to_string(axis),
+                                   {spread(sh.first, sh.second, 7)},
+                                   [axis](const auto& v) { return max(v[0], axis); }));
+    }
   }
   const auto one = [](std::size_t r, std::size_t cols, std::uint32_t seed) {
     return uniform(r, cols, -1, 1, seed);
   };
-  const auto of = [](std::function<Var(const std::vector<Var>&)> g) {
-    return [g](Tape&, const std::vector<Var>& v) { return weighted_sum(g(v)); };
-  };
+
   c["reshape"] = {
-      {"4x3 as 2x6", {one(4, 3, 1)}, of([](auto& v) { return reshape(v[0], 2, 6); })},
-      {"1x5 as 5x1", {one(1, 5, 2)}, of([](auto& v) { return reshape(v[0], 5, 1); })},
-      {"1x1 as 1x1", {one(1, 1, 3)}, of([](auto& v) { return reshape(v[0], 1, 1); })},
+      make_case("4x3 as 2x6", {one(4, 3, 1)}, [](auto& v) { return reshape(v[0], 2, 6); }),
+      make_case("1x5 as 5x1", {one(1, 5, 2)}, [](auto& v) { return reshape(v[0], 5, 1); }),
+      make_case("1x1 as 1x1", {one(1, 1, 3)}, [](auto& v) { return reshape(v[0], 1, 1); }),
   };
   c["slice"] = {
-      {"rows 1..3, cols 0..2 of 4x3", {one(4, 3, 1)}, of([](auto& v) { return slice(v[0], 1, 3, 0, 2); })},
-      {"cols 1..4 of 1x5", {one(1, 5, 2)}, of([](auto& v) { return slice_cols(v[0], 1, 4); })},
-      {"all of 1x1", {one(1, 1, 3)}, of([](auto& v) { return slice_rows(v[0], 0, 1); })},
-      {"two overlapping slices of 4x3", {one(4, 3, 4)},
-       of([](auto& v) { return slice(v[0], 0, 3, 1, 3) + slice(v[0], 1, 4, 0, 2); })},
+      make_case("rows 1..3, cols 0..2 of 4x3", {one(4, 3, 1)}, [](auto& v) { return slice(v[0], 1, 3, 0, 2); }),
+      make_case("cols 1..4 of 1x5", {one(1, 5, 2)}, [](auto& v) { return slice_cols(v[0], 1, 4); }),
+      make_case("all of 1x1", {one(1, 1, 3)}, [](auto& v) { return slice_rows(v[0], 0, 1); }),
+      make_case("two overlapping slices of 4x3", {one(4, 3, 4)}, [](auto& v) { return slice(v[0], 0, 3, 1, 3) + slice(v[0], 1, 4, 0, 2); }),
   };
   c["concat"] = {
-      {"three along rows", {one(2, 3, 1), one(1, 3, 2), one(3, 3, 3)},
-       of([](auto& v) { return concat({v[0], v[1], v[2]}, 0); })},
-      {"three along columns", {one(2, 1, 1), one(2, 3, 2), one(2, 2, 3)},
-       of([](auto& v) { return concat({v[0], v[1], v[2]}, 1); })},
-      {"1x1s, one of them twice", {one(1, 1, 1), one(1, 1, 2)},
-       of([](auto& v) { return concat({v[0], v[1], v[0]}, 1); })},
+      make_case("three along rows", {one(2, 3, 1), one(1, 3, 2), one(3, 3, 3)}, [](auto& v) { return concat({v[0], v[1], v[2]}, 0); }),
+      make_case("three along columns", {one(2, 1, 1), one(2, 3, 2), one(2, 2, 3)}, [](auto& v) { return concat({v[0], v[1], v[2]}, 1); }),
+      make_case("1x1s, one of them twice", {one(1, 1, 1), one(1, 1, 2)}, [](auto& v) { return concat({v[0], v[1], v[0]}, 1); }),
   };
   c["gather_rows"] = {
-      {"5x3 table, ids 0 2 2 4 2", {one(5, 3, 1)},
-       of([](auto& v) { return gather_rows(v[0], {0, 2, 2, 4, 2}); })},
-      {"1x1 table, id 0 twice", {one(1, 1, 2)}, of([](auto& v) { return gather_rows(v[0], {0, 0}); })},
-      {"4x2 table, no repeats", {one(4, 2, 3)}, of([](auto& v) { return gather_rows(v[0], {3, 1}); })},
+      make_case("5x3 table, ids 0 2 2 4 2", {one(5, 3, 1)}, [](auto& v) { return gather_rows(v[0], {0, 2, 2, 4, 2}); }),
+      make_case("1x1 table, id 0 twice", {one(1, 1, 2)}, [](auto& v) { return gather_rows(v[0], {0, 0}); }),
+      make_case("4x2 table, no repeats", {one(4, 2, 3)}, [](auto& v) { return gather_rows(v[0], {3, 1}); }),
   };
   c["sum of a list"] = {
-      {"three 2x3 terms, one twice", {one(2, 3, 1), one(2, 3, 2)},
-       of([](auto& v) { return sum(std::vector<Var>{v[0], v[1], v[0]}); })},
+      make_case("three 2x3 terms, one twice", {one(2, 3, 1), one(2, 3, 2)}, [](auto& v) { return sum(std::vector{v[0], v[1], v[0]}); }),
   };
   return c;
 }
@@ -188,6 +204,22 @@ TEST_CASE("every op's gradient matches central differences", "[gradcheck]") {
     for (const Case& k : cases) {
       INFO(name << " on " << k.shapes);
       const GradcheckResult r = gradcheck(k.f, k.inputs);
+      INFO(r.message);
+      CHECK(r.ok);
+      CHECK(r.checked > 0);
+    }
+  }
+}
+
+TEST_CASE("every op's float32 gradient matches float32 central differences", "[gradcheck][float32]") {
+  // The same cases evaluated in float, with GradcheckOptions::float32()'s step and tolerances
+  // (justified in gradcheck.hpp).
+  for (const auto& [name, cases] : checks()) {
+    for (const Case& k : cases) {
+      INFO(name << " on " << k.shapes << " in float32");
+      std::vector<Matrix32> inputs;
+      for (const Matrix& x : k.inputs) inputs.push_back(xt::cast<float>(x));
+      const GradcheckResult r = gradcheck(k.f32, inputs);
       INFO(r.message);
       CHECK(r.ok);
       CHECK(r.checked > 0);
