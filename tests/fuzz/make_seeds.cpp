@@ -9,10 +9,12 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <vector>
 
 #include <xtensor/xnpy.hpp>
 #include <xtensor/xtensor.hpp>
 
+#include "fuzz_api_program.hpp"
 #include "nn/layers.hpp"
 #include "nn/serialize.hpp"
 
@@ -46,6 +48,75 @@ std::string npy(const std::string& dict, const std::string& data, std::size_t mi
   for (std::size_t i = 0; i < prefix - 8; ++i) out += static_cast<char>((header.size() >> (8 * i)) & 0xff);
   return out + header + data;
 }
+
+// A fuzz_api program, written call by call (fuzz_api_program.hpp has the encoding). The
+// parameters start as p0 [2 x 3], p1 [3 x 2], p2 [1 x 3]; operands count back from the newest
+// value (0 = the newest).
+class Api {
+ public:
+  using I = fuzz_api::Instruction;
+  using Op = fuzz_api::OpCode;
+  explicit Api(std::uint8_t value_seed = 0) { byte(value_seed); }
+  const std::string& bytes() const { return bytes_; }
+
+  Api& param(int tape, int slot) { return ins(I::record_param).byte(tape).byte(slot); }
+  Api& constant(int tape, std::size_t rows, std::size_t cols, double fill) {
+    ins(I::record_constant).byte(tape).dim(rows).dim(cols);
+    return values(rows * cols, fill);
+  }
+  Api& op(Op op, int a, int b = -1) {
+    ins(I::op).byte(static_cast<int>(op)).byte(a);
+    return b >= 0 ? byte(b) : *this;
+  }
+  Api& scale(int a, double factor) {
+    return op(Op::scale, a).byte(static_cast<int>(factor * 32.0 + 128.0));
+  }
+  // spec: 0 sum, 1 mean, 0xF2 one label too many, 0xF0 one too few; labels >= 0xF0 out of range
+  Api& cross_entropy(int a, int spec, const std::vector<int>& labels) {
+    op(Op::cross_entropy, a).byte(spec);
+    for (int label : labels) byte(label);
+    return *this;
+  }
+  Api& backward(int loss, bool other_tape = false) {
+    return ins(I::backward).byte(loss).byte(other_tape ? 0xFF : 0);
+  }
+  Api& clear(int tape) { return ins(I::clear).byte(tape); }
+  Api& nograd(int tape) { return ins(I::nograd_open).byte(tape); }
+  Api& end_nograd() { return ins(I::nograd_close); }
+  Api& set_value(int slot, std::size_t count, double fill) {
+    return ins(I::set_value).byte(slot).values(count, fill);
+  }
+  Api& reshape(int slot, std::size_t rows, std::size_t cols, double fill) {
+    ins(I::reshape).byte(slot).dim(rows).dim(cols);
+    return values(rows * cols, fill);
+  }
+  Api& grow(std::size_t rows, std::size_t cols, double fill) {
+    ins(I::grow).byte(0).dim(rows).dim(cols);
+    return values(rows * cols, fill);
+  }
+  Api& grow_copy(int slot) { return ins(I::grow).byte(0x80).byte(slot); }
+  Api& drop() { return ins(I::drop); }
+  Api& swap(int i, int j) { return ins(I::swap).byte(i).byte(j); }
+  Api& copy_assign(int i, int j) { return ins(I::copy_assign).byte(i).byte(j); }
+  Api& zero_grad(int slot) { return ins(I::zero_grad).byte(slot); }
+  Api& new_tape(int tape) { return ins(I::new_tape).byte(tape); }
+  Api& read_grad(int v) { return ins(I::read_grad).byte(v); }
+  Api& check() { return ins(I::check); }
+
+ private:
+  Api& ins(I i) { return byte(fuzz_api::encode(i)); }
+  Api& byte(int b) {
+    bytes_ += static_cast<char>(b);
+    return *this;
+  }
+  Api& dim(std::size_t d) { return byte(fuzz_api::encode_dim(d)); }
+  // count values from fill, each the next one up by 3/64 so that no two are equal
+  Api& values(std::size_t count, double fill) {
+    for (std::size_t i = 0; i < count; ++i) byte(fuzz_api::encode_value(fill + 3.0 * i / 64.0));
+    return *this;
+  }
+  std::string bytes_;
+};
 
 }  // namespace
 
@@ -110,5 +181,73 @@ int main(int argc, char** argv) {
   seed("cli", "npy-data", "--data\nX.npy\n--labels\ny.npy\n--labels=z.npy");
   seed("cli", "rate-zero", "--rate=0.00");  // once rejected with the range [0.000000, 1000.000000]
   seed("cli", "help-unknown", "-h\n--help\n--bogus=1\nstray");
+
+  using Op = fuzz_api::OpCode;
+  // A small net: tanh(p0 + p2) · p1, cross-entropy, backward; then the same with other values.
+  for (int value_seed : {0, 1, 2}) {
+    seed("api", "mlp-step-" + std::to_string(value_seed),
+         Api(value_seed).param(0, 0).param(0, 2).op(Op::add, 1, 0).op(Op::tanh, 0).param(0, 1)
+             .op(Op::matmul, 1, 0).cross_entropy(0, 1, {0, 1}).backward(0).read_grad(1).check()
+             .bytes());
+  }
+  seed("api", "elementwise-chain",
+       Api(3).param(0, 0).op(Op::sigmoid, 0).op(Op::exp, 0).op(Op::log, 0).scale(0, -1.5)
+           .constant(0, 1, 3, 0.25).op(Op::sub, 1, 0).op(Op::mul, 0, 5).op(Op::softmax, 0)
+           .op(Op::mean, 0).backward(0).check().bytes());
+  seed("api", "relu-l2-sum",
+       Api(4).param(0, 1).op(Op::relu, 0).op(Op::l2_penalty, 0).param(0, 1).op(Op::sum, 0)
+           .op(Op::add, 2, 0).backward(0).zero_grad(1).clear(0).param(0, 1)
+           .op(Op::l2_penalty, 0).backward(0).check().bytes());
+  seed("api", "clear-inside-nograd",
+       Api().param(0, 0).nograd(0).op(Op::tanh, 0).clear(0).end_nograd().check().param(0, 0)
+           .op(Op::sum, 0).backward(0).op(Op::tanh, 3).check().bytes());
+  seed("api", "nested-nograd",
+       Api().param(0, 0).nograd(0).param(0, 1).nograd(1).op(Op::matmul, 1, 0).end_nograd()
+           .op(Op::sum, 0).backward(0).end_nograd().check().backward(4).bytes());
+  seed("api", "backward-inside-nograd",
+       Api().param(0, 2).op(Op::l2_penalty, 0).nograd(0).backward(0).op(Op::tanh, 2)
+           .read_grad(0).read_grad(1).end_nograd().check().bytes());
+  seed("api", "backward-on-parameter",
+       Api().grow(1, 1, 0.5).param(0, 3).backward(0).read_grad(0).backward(0).zero_grad(3).clear(0)
+           .param(0, 3).backward(0).check().bytes());
+  seed("api", "reshaped-between-forward-and-backward",
+       Api().param(0, 0).op(Op::l2_penalty, 0).reshape(0, 3, 3, -1.0).backward(0).check()
+           .reshape(0, 2, 3, 0.5).backward(0).param(0, 0).check().bytes());
+  seed("api", "set-value-between-forward-and-backward",
+       Api().param(0, 1).op(Op::tanh, 0).op(Op::sum, 0).set_value(1, 6, -0.75).backward(0)
+           .check().bytes());
+  seed("api", "var-after-tape-destroyed",
+       Api().param(1, 1).op(Op::sum, 0).new_tape(1).check().op(Op::tanh, 0).backward(0)
+           .read_grad(1).param(1, 1).op(Op::add, 0, 2).bytes());
+  seed("api", "nograd-open-when-tape-destroyed",
+       Api().param(0, 0).nograd(0).nograd(1).param(0, 1).new_tape(0).check().end_nograd()
+           .bytes());
+  seed("api", "parameters-moved-by-growing-vector",
+       Api(5).param(0, 0).param(0, 1).op(Op::matmul, 1, 0).op(Op::mean, 0).grow(2, 2, 0.0)
+           .grow_copy(0).swap(0, 1).backward(0).check().bytes());
+  seed("api", "parameters-swapped",
+       Api(6).param(0, 2).param(0, 0).op(Op::mul, 1, 0).op(Op::sum, 0).swap(2, 0).check()
+           .backward(0).swap(0, 0).check().bytes());
+  seed("api", "copy-assigned-parameter",
+       Api(7).param(0, 0).op(Op::tanh, 0).copy_assign(0, 1).check().op(Op::sum, 1).backward(0)
+           .bytes());
+  seed("api", "destroyed-parameter",
+       Api().grow(2, 3, -1.0).param(0, 3).op(Op::mul, 0, 0).op(Op::sum, 0).drop().backward(0)
+           .check().op(Op::tanh, 2).bytes());
+  seed("api", "two-tapes",
+       Api().param(0, 0).param(1, 2).op(Op::add, 1, 0).op(Op::sum, 1).backward(0, true)
+           .backward(0).clear(1).check().bytes());
+  seed("api", "shape-mismatches",
+       Api().param(0, 0).op(Op::matmul, 0, 0).param(0, 1).op(Op::add, 1, 0)
+           .cross_entropy(1, 0xF2, {0, 1, 0}).cross_entropy(1, 0, {0, 0xF1})
+           .cross_entropy(0, 0, {0, 1, 1}).backward(0).backward(1).check().bytes());
+  seed("api", "empty-matrices",
+       Api().reshape(2, 0, 3, 0.0).param(0, 2).op(Op::mean, 0).op(Op::sum, 1).param(0, 0)
+           .op(Op::matmul, 2, 0).reshape(1, 2, 0, 0.0).param(0, 1).op(Op::softmax, 0)
+           .op(Op::matmul, 0, 3).op(Op::sum, 0).backward(0).check().bytes());
+  seed("api", "accumulate-then-zero",
+       Api(8).param(0, 2).op(Op::l2_penalty, 0).backward(0).clear(0).param(0, 2)
+           .op(Op::l2_penalty, 0).backward(0).zero_grad(2).clear(0).param(0, 2)
+           .op(Op::exp, 0).op(Op::sum, 0).backward(0).check().bytes());
   return 0;
 }
