@@ -414,8 +414,18 @@ BasicVar<T> tanh(const BasicVar<T>& a) { return unary_kernel(tanh_op, a, kernels
 
 template <class T>
 BasicVar<T> sigmoid(const BasicVar<T>& a) {
-  // exp(−x) overflows to inf for x < −709, and 1 / inf = 0 is the right limit.
-  return unary(sigmoid_op, a, [](const BasicMatrix<T>& x) { return T(1) / (T(1) + xt::exp(-x)); });
+  // 1 / (1 + exp(−x)) with the engine's exp kernel, defined for every input (xsimd's exp converts
+  // x·log2(e) to an integer, undefined for NaN, ±inf and |x| > 6e18). exp(−x) overflows to inf
+  // for x < −709, and 1 / inf = 0 is the right limit.
+  BasicTape<T>& t = a.tape();
+  BasicNode<T>& n = t.record(sigmoid_op, a);
+  const BasicMatrix<T>& x = t.value(n.in[0]);
+  n.value.resize(x.shape());
+  T* out = n.value.data();
+  for (std::size_t i = 0; i < x.size(); ++i) out[i] = -x.data()[i];
+  kernels::exp(out, out, x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) out[i] = T(1) / (T(1) + out[i]);
+  return t.result(n);
 }
 
 template <class T>

@@ -165,10 +165,11 @@ const BasicMatrix<T>& BasicVar<T>::grad() const {
                            " depends on no parameter, so it has no gradient");
   }
   BasicNode<T>& n = *tape().nodes_[index_];
-  if (!n.has_grad) {  // the loss does not depend on it: its gradient is zero
+  if (!n.has_grad) {  // no gradient has reached it (yet): zero
+    // has_grad stays false: backward must not run this node's rule for a loss that never reaches
+    // it (0 · inf would be NaN), and a later contribution overwrites these zeros.
     n.grad.resize(n.value.shape());
     n.grad.fill(T(0));
-    n.has_grad = true;
   }
   return n.grad;
 }
@@ -198,6 +199,10 @@ void BasicTape<T>::check_handle(const Var& v, const char* op) const {
   if (v.index_ >= size_ || nodes_[v.index_]->generation != v.generation_) {
     throw std::logic_error(std::string(op) + ": input handle is stale (its tape was cleared or " +
                            "rolled back after it was recorded)");
+  }
+  const BasicParamRef<T>& p = nodes_[v.index_]->param;
+  if (p && !p.alive()) {
+    throw std::logic_error(std::string(op) + ": the parameter behind an input handle was destroyed");
   }
 }
 

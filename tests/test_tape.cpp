@@ -381,3 +381,36 @@ TEST_CASE("gradcheck of a model: its parameters and a closure that records the l
   CHECK_FALSE(bad.ok);
   CHECK_THAT(bad.message, Contains("z [1 x 2]") && Contains("read by relu"));
 }
+
+// Found by tests/fuzz/fuzz_api.cpp.
+TEST_CASE("reading a gradient before backward does not pull unrelated values into it", "[errors]") {
+  Parameter p(Matrix{{1000.0}});
+  Tape t;
+  const Var v = t.param(p);
+  const Var huge = exp(v);  // inf
+  CHECK((huge.grad() == Matrix{{0.0}}));  // read before backward: zeros, as the loss will not reach it
+  t.backward(l2_penalty(v));
+  CHECK(p.grad(0, 0) == 1000.0);  // not NaN from 0 · inf through exp's rule
+}
+
+TEST_CASE("sigmoid is defined for infinite and NaN inputs", "[ops]") {
+  Tape t;
+  const Var s = sigmoid(t.constant(Matrix{{INFINITY, -INFINITY, NAN, 1e300, -1e300}}));
+  CHECK(s.value()(0, 0) == 1.0);
+  CHECK(s.value()(0, 1) == 0.0);
+  CHECK(std::isnan(s.value()(0, 2)));
+  CHECK(s.value()(0, 3) == 1.0);
+  CHECK(s.value()(0, 4) == 0.0);
+}
+
+TEST_CASE("an op on a destroyed parameter's handle records nothing", "[errors]") {
+  Tape t;
+  Var v;
+  {
+    Parameter p(Matrix{{1.0}});
+    v = t.param(p);
+  }
+  const std::size_t size = t.size();
+  CHECK_THAT(error_of([&] { tanh(v); }), Contains("destroyed"));
+  CHECK(t.size() == size);
+}
