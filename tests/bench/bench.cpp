@@ -2,9 +2,11 @@
 // xtensor-blas, against libtorch (when built with it), and on B against the time of its matrix
 // products alone. Everything runs in one process, interleaved, so that the ratios compare like with
 // like on a noisy machine. Exits non-zero if the implementations do not reach the same objective.
+// R (an RNN) is compared with libtorch only: it has no hand-written version.
 //
-//   autograd_bench [--repeats N] [--blog-passes N] [--b-passes N] [--b-rows N] [--threads 1,2]
-//                  [--workloads S,W,B] [--kernels avx512|avx2+fma|scalar] [--data DIR]
+//   autograd_bench [--repeats N] [--blog-passes N] [--b-passes N] [--b-rows N] [--r-steps N]
+//                  [--r-hidden N] [--r-batch N] [--r-bptt N] [--threads 1,2]
+//                  [--workloads S,W,B,R] [--kernels avx512|avx2+fma|scalar] [--data DIR]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -40,8 +42,10 @@ struct Options {
   int blog_passes = 20000;
   int b_passes = 50;
   std::size_t b_rows = 4096;
+  int r_steps = 200;
+  std::size_t r_hidden = 128, r_batch = 32, r_bptt = 32;
   std::vector<int> threads = {1, 2};
-  std::vector<std::string> workloads = {"S", "W", "B"};
+  std::vector<std::string> workloads = {"S", "W", "B", "R"};
   std::string data = AUTOGRAD_TEST_DATA;
   std::string kernels;  // the engine's instruction set for tanh/exp; empty: the best available
 };
@@ -56,6 +60,19 @@ bench::LastTwo engine_train(const Problem& p, double& seconds) {
   bench::LastTwo objective;
   const auto start = Clock::now();
   for (int pass = 0; pass < p.passes; ++pass) objective.record(net.train_step(tape, p.X, p.y, p.rate));
+  seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return objective;
+}
+
+bench::LastTwo engine_rnn_train(const Problem& p, double& seconds) {
+  bench::EngineRnn net(p.W0);
+  autograd::Tape tape;
+  bench::LastTwo objective;
+  const auto start = Clock::now();
+  for (int pass = 0; pass < p.passes; ++pass) {
+    const bench::Labels* symbols = p.symbols.data() + static_cast<std::size_t>(pass) * (p.bptt + 1);
+    objective.record(net.train_step(tape, symbols, p.bptt, p.rate));
+  }
   seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return objective;
 }
@@ -157,12 +174,20 @@ void set_option(Options& o, const std::string& flag, const std::string& value) {
     o.b_passes = to_int(value);
   } else if (flag == "--b-rows") {
     o.b_rows = static_cast<std::size_t>(to_int(value));
+  } else if (flag == "--r-steps") {
+    o.r_steps = to_int(value);
+  } else if (flag == "--r-hidden") {
+    o.r_hidden = static_cast<std::size_t>(to_int(value));
+  } else if (flag == "--r-batch") {
+    o.r_batch = static_cast<std::size_t>(to_int(value));
+  } else if (flag == "--r-bptt") {
+    o.r_bptt = static_cast<std::size_t>(to_int(value));
   } else if (flag == "--threads") {
     o.threads = parse_list<int>(value, to_int);
   } else if (flag == "--workloads") {
     o.workloads = parse_list<std::string>(value, to_string);
     for (const std::string& w : o.workloads) {
-      if (w != "S" && w != "W" && w != "B") throw std::invalid_argument("unknown workload '" + w + "'");
+      if (w != "S" && w != "W" && w != "B" && w != "R") throw std::invalid_argument("unknown workload '" + w + "'");
     }
   } else if (flag == "--kernels") {
     o.kernels = value;
@@ -193,8 +218,11 @@ Options parse(int argc, char** argv) {
 int main(int argc, char** argv) {
   const char* usage =
       "usage: autograd_bench [--repeats N] [--blog-passes N] [--b-passes N] [--b-rows N]\n"
-      "                      [--threads 1,2] [--workloads S,W,B] [--kernels avx512|avx2+fma|scalar]\n"
-      "                      [--data DIR]\n";
+      "                      [--r-steps N] [--r-hidden N] [--r-batch N] [--r-bptt N]\n"
+      "                      [--threads 1,2] [--workloads S,W,B,R] [--kernels avx512|avx2+fma|scalar]\n"
+      "                      [--data DIR]\n"
+      "R (RNN, defaults: 200 steps, hidden 128, batch 32, 32 steps of BPTT) has no hand-written\n"
+      "version: it compares the engine with libtorch only.\n";
   if (argc == 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
     std::printf("%s", usage);
     return 0;
@@ -214,6 +242,9 @@ int main(int argc, char** argv) {
       if (w == "S") problems.push_back(bench::blog_problem(opt.data, 3, opt.blog_passes));
       if (w == "W") problems.push_back(bench::blog_problem(opt.data, 50, opt.blog_passes));
       if (w == "B") problems.push_back(bench::blas_problem(opt.b_rows, opt.b_passes));
+      if (w == "R") {
+        problems.push_back(bench::rnn_problem(opt.r_steps, opt.r_hidden, opt.r_batch, opt.r_bptt));
+      }
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "autograd_bench: reading the blog's data from %s (--data): %s\n",
@@ -236,8 +267,10 @@ int main(int argc, char** argv) {
 #ifndef AUTOGRAD_BENCH_TORCH
   std::printf("libtorch: not found by CMake, not compared\n");
 #endif
-  std::printf("repeats %d, blog passes %d, B: %zu rows, %d passes\n\n", opt.repeats, opt.blog_passes,
-              opt.b_rows, opt.b_passes);
+  std::printf("repeats %d, blog passes %d, B: %zu rows, %d passes; R: %d steps, hidden %zu, batch %zu, "
+              "BPTT %zu (R: no hand-written version)\n\n",
+              opt.repeats, opt.blog_passes, opt.b_rows, opt.b_passes, opt.r_steps, opt.r_hidden,
+              opt.r_batch, opt.r_bptt);
 
   // seconds[{threads, workload, implementation}]
   std::map<std::tuple<int, std::string, std::string>, std::vector<double>> seconds;
@@ -259,6 +292,12 @@ int main(int argc, char** argv) {
     for (const Problem& p : problems) {
       auto runs = impls;
       if (p.name == "B") runs.emplace_back("GEMM floor", gemm_floor);
+      if (p.name == "R") {  // no hand-written RNN
+        runs = {{"engine", engine_rnn_train}};
+#ifdef AUTOGRAD_BENCH_TORCH
+        runs.emplace_back("libtorch", bench::torch_rnn_train);
+#endif
+      }
       std::map<std::string, bench::LastTwo> final_objective;
       for (int rep = 0; rep < opt.repeats; ++rep) {
         for (std::size_t k = 0; k < runs.size(); ++k) {
