@@ -2,9 +2,11 @@
 // xtensor-blas, against libtorch (when built with it), and on B against the time of its matrix
 // products alone. Everything runs in one process, interleaved, so that the ratios compare like with
 // like on a noisy machine. Exits non-zero if the implementations do not reach the same objective.
+// R (an RNN) is compared with libtorch only: it has no hand-written version.
 //
-//   autograd_bench [--repeats N] [--blog-passes N] [--b-passes N] [--b-rows N] [--threads 1,2]
-//                  [--workloads S,W,B] [--kernels avx512|avx2+fma|scalar] [--data DIR]
+//   autograd_bench [--repeats N] [--blog-passes N] [--b-passes N] [--b-rows N] [--r-steps N]
+//                  [--r-hidden N] [--r-batch N] [--r-bptt N] [--threads 1,2]
+//                  [--workloads S,W,B,R] [--kernels avx512|avx2+fma|scalar] [--data DIR]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -40,8 +42,10 @@ struct Options {
   int blog_passes = 20000;
   int b_passes = 50;
   std::size_t b_rows = 4096;
+  int r_steps = 200;
+  std::size_t r_hidden = 128, r_batch = 32, r_bptt = 32;
   std::vector<int> threads = {1, 2};
-  std::vector<std::string> workloads = {"S", "W", "B"};
+  std::vector<std::string> workloads = {"S", "W", "B", "R"};
   std::string data = AUTOGRAD_TEST_DATA;
   std::string kernels;  // the engine's instruction set for tanh/exp; empty: the best available
 };
@@ -56,6 +60,19 @@ bench::LastTwo engine_train(const Problem& p, double& seconds) {
   bench::LastTwo objective;
   const auto start = Clock::now();
   for (int pass = 0; pass < p.passes; ++pass) objective.record(net.train_step(tape, p.X, p.y, p.rate));
+  seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return objective;
+}
+
+bench::LastTwo engine_rnn_train(const Problem& p, double& seconds) {
+  bench::EngineRnn net(p.W0);
+  autograd::Tape tape;
+  bench::LastTwo objective;
+  const auto start = Clock::now();
+  for (int pass = 0; pass < p.passes; ++pass) {
+    const bench::Labels* symbols = p.symbols.data() + static_cast<std::size_t>(pass) * (p.bptt + 1);
+    objective.record(net.train_step(tape, symbols, p.bptt, p.rate));
+  }
   seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return objective;
 }
@@ -101,6 +118,67 @@ bench::LastTwo gemm_floor(const Problem& p, double& seconds) {
       dgemm(true, false, l == 0 ? p.X : Z[l - 1], G[l], 1.0, dW[l]);
       if (l > 0) dgemm(false, true, G[l], W[l], 0.0, G[l - 1]);
     }
+  }
+  seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return {};
+}
+
+// R's floor: its matrix products alone, with the engine's shapes, transposes and betas. Per time
+// step k forward Z = s_{k−1}·W (k > 0) and L = s_k·V; backward dV += s_kᵀ·G_L, G_s = G_L·Vᵀ, and for
+// k > 0 dW += s_{k−1}ᵀ·G_h, G_{s_{k−1}} = G_h·Wᵀ. Computes no objective (an empty LastTwo).
+bench::LastTwo rnn_gemm_floor(const Problem& p, double& seconds) {
+  const std::size_t T = p.bptt, N = p.symbols.at(0).size(), H = p.W0.at(1).shape(0);
+  const std::size_t C = p.W0.at(2).shape(1);
+  const Matrix& W = p.W0[1];
+  const Matrix& V = p.W0[2];
+  Matrix dW = xt::zeros<double>({H, H}), dV = xt::zeros<double>({H, C});
+  std::vector<Matrix> S(T, Matrix(xt::zeros<double>({N, H}))), Z = S, GS = S, GH = S;
+  std::vector<Matrix> L(T, Matrix(xt::zeros<double>({N, C}))), GL = L;
+  for (std::size_t k = 0; k < T; ++k) S[k].fill(0.5), GL[k].fill(1e-3), GH[k].fill(1e-3);
+  const auto start = Clock::now();
+  for (int pass = 0; pass < p.passes; ++pass) {
+    for (std::size_t k = 0; k < T; ++k) {
+      if (k > 0) dgemm(false, false, S[k - 1], W, 0.0, Z[k]);
+      dgemm(false, false, S[k], V, 0.0, L[k]);
+    }
+    for (std::size_t k = T; k-- > 0;) {
+      dgemm(true, false, S[k], GL[k], 1.0, dV);
+      dgemm(false, true, GL[k], V, 0.0, GS[k]);
+      if (k > 0) {
+        dgemm(true, false, S[k - 1], GH[k], 1.0, dW);
+        dgemm(false, true, GH[k], W, 0.0, GS[k - 1]);
+      }
+    }
+  }
+  seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return {};
+}
+
+// The same products with those that do not depend on the previous step made once for all T steps
+// (the states stacked into one [T·N x H] matrix): only s_{k−1}·W and G_h·Wᵀ stay per step;
+// s·V, G_L·Vᵀ, Σ_k sᵀ·G_L and Σ_k s_{k−1}ᵀ·G_h become one product each. What a model written with
+// the logits of all steps at once (or an engine that stacked such products) would be bound by.
+bench::LastTwo rnn_gemm_floor_batched(const Problem& p, double& seconds) {
+  const std::size_t T = p.bptt, N = p.symbols.at(0).size(), H = p.W0.at(1).shape(0);
+  const std::size_t C = p.W0.at(2).shape(1);
+  const Matrix& W = p.W0[1];
+  const Matrix& V = p.W0[2];
+  Matrix dW = xt::zeros<double>({H, H}), dV = xt::zeros<double>({H, C});
+  std::vector<Matrix> S(T, Matrix(xt::zeros<double>({N, H}))), Z = S, GS = S;
+  Matrix S_all = xt::zeros<double>({T * N, H}), GH_all = S_all, GS_all = S_all;
+  Matrix L_all = xt::zeros<double>({T * N, C}), GL_all = L_all;
+  S_all.fill(0.5), GL_all.fill(1e-3), GH_all.fill(1e-3);
+  for (std::size_t k = 0; k < T; ++k) S[k].fill(0.5);
+  Matrix GH = xt::zeros<double>({N, H});
+  GH.fill(1e-3);
+  const auto start = Clock::now();
+  for (int pass = 0; pass < p.passes; ++pass) {
+    for (std::size_t k = 1; k < T; ++k) dgemm(false, false, S[k - 1], W, 0.0, Z[k]);
+    dgemm(false, false, S_all, V, 0.0, L_all);
+    dgemm(true, false, S_all, GL_all, 1.0, dV);
+    dgemm(false, true, GL_all, V, 0.0, GS_all);
+    for (std::size_t k = T; k-- > 1;) dgemm(false, true, GH, W, 0.0, GS[k - 1]);
+    dgemm(true, false, S_all, GH_all, 1.0, dW);  // (T−1 steps of it in the model; T here)
   }
   seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return {};
@@ -157,12 +235,20 @@ void set_option(Options& o, const std::string& flag, const std::string& value) {
     o.b_passes = to_int(value);
   } else if (flag == "--b-rows") {
     o.b_rows = static_cast<std::size_t>(to_int(value));
+  } else if (flag == "--r-steps") {
+    o.r_steps = to_int(value);
+  } else if (flag == "--r-hidden") {
+    o.r_hidden = static_cast<std::size_t>(to_int(value));
+  } else if (flag == "--r-batch") {
+    o.r_batch = static_cast<std::size_t>(to_int(value));
+  } else if (flag == "--r-bptt") {
+    o.r_bptt = static_cast<std::size_t>(to_int(value));
   } else if (flag == "--threads") {
     o.threads = parse_list<int>(value, to_int);
   } else if (flag == "--workloads") {
     o.workloads = parse_list<std::string>(value, to_string);
     for (const std::string& w : o.workloads) {
-      if (w != "S" && w != "W" && w != "B") throw std::invalid_argument("unknown workload '" + w + "'");
+      if (w != "S" && w != "W" && w != "B" && w != "R") throw std::invalid_argument("unknown workload '" + w + "'");
     }
   } else if (flag == "--kernels") {
     o.kernels = value;
@@ -193,8 +279,11 @@ Options parse(int argc, char** argv) {
 int main(int argc, char** argv) {
   const char* usage =
       "usage: autograd_bench [--repeats N] [--blog-passes N] [--b-passes N] [--b-rows N]\n"
-      "                      [--threads 1,2] [--workloads S,W,B] [--kernels avx512|avx2+fma|scalar]\n"
-      "                      [--data DIR]\n";
+      "                      [--r-steps N] [--r-hidden N] [--r-batch N] [--r-bptt N]\n"
+      "                      [--threads 1,2] [--workloads S,W,B,R] [--kernels avx512|avx2+fma|scalar]\n"
+      "                      [--data DIR]\n"
+      "R (RNN, defaults: 200 steps, hidden 128, batch 32, 32 steps of BPTT) has no hand-written\n"
+      "version: it compares the engine with libtorch only.\n";
   if (argc == 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
     std::printf("%s", usage);
     return 0;
@@ -214,6 +303,9 @@ int main(int argc, char** argv) {
       if (w == "S") problems.push_back(bench::blog_problem(opt.data, 3, opt.blog_passes));
       if (w == "W") problems.push_back(bench::blog_problem(opt.data, 50, opt.blog_passes));
       if (w == "B") problems.push_back(bench::blas_problem(opt.b_rows, opt.b_passes));
+      if (w == "R") {
+        problems.push_back(bench::rnn_problem(opt.r_steps, opt.r_hidden, opt.r_batch, opt.r_bptt));
+      }
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "autograd_bench: reading the blog's data from %s (--data): %s\n",
@@ -236,8 +328,10 @@ int main(int argc, char** argv) {
 #ifndef AUTOGRAD_BENCH_TORCH
   std::printf("libtorch: not found by CMake, not compared\n");
 #endif
-  std::printf("repeats %d, blog passes %d, B: %zu rows, %d passes\n\n", opt.repeats, opt.blog_passes,
-              opt.b_rows, opt.b_passes);
+  std::printf("repeats %d, blog passes %d, B: %zu rows, %d passes; R: %d steps, hidden %zu, batch %zu, "
+              "BPTT %zu (R: no hand-written version)\n\n",
+              opt.repeats, opt.blog_passes, opt.b_rows, opt.b_passes, opt.r_steps, opt.r_hidden,
+              opt.r_batch, opt.r_bptt);
 
   // seconds[{threads, workload, implementation}]
   std::map<std::tuple<int, std::string, std::string>, std::vector<double>> seconds;
@@ -249,6 +343,8 @@ int main(int argc, char** argv) {
   // A wrong gradient term (the penalty alone is ~1e-2 of the objective) moves it far more than 1e-6.
   const double rtol = 1e-6;
   std::map<std::string, bench::LastTwo> reference;  // the first run of each workload
+  std::map<std::string, double> spread;             // the largest relative difference from it
+  const auto relative = [](double a, double b) { return std::abs(a - b) / std::abs(b); };
   const auto differs = [&](double a, double b) { return !(std::abs(a - b) <= rtol * std::abs(b)); };
 
   std::printf("| threads | workload | implementation | median s | min–max s | "
@@ -259,6 +355,14 @@ int main(int argc, char** argv) {
     for (const Problem& p : problems) {
       auto runs = impls;
       if (p.name == "B") runs.emplace_back("GEMM floor", gemm_floor);
+      if (p.name == "R") {  // no hand-written RNN
+        runs = {{"engine", engine_rnn_train}};
+#ifdef AUTOGRAD_BENCH_TORCH
+        runs.emplace_back("libtorch", bench::torch_rnn_train);
+#endif
+        runs.emplace_back("GEMM floor", rnn_gemm_floor);
+        runs.emplace_back("GEMM floor, batched", rnn_gemm_floor_batched);
+      }
       std::map<std::string, bench::LastTwo> final_objective;
       for (int rep = 0; rep < opt.repeats; ++rep) {
         for (std::size_t k = 0; k < runs.size(); ++k) {
@@ -267,9 +371,11 @@ int main(int argc, char** argv) {
           double s = 0.0;
           const bench::LastTwo objective = train(p, s);
           seconds[{threads, p.name, name}].push_back(s);
-          if (name == "GEMM floor") continue;
+          if (name.rfind("GEMM floor", 0) == 0) continue;
           final_objective[name] = objective;
           const bench::LastTwo& ref = reference.emplace(p.name, objective).first->second;
+          spread[p.name] = std::max({spread[p.name], relative(objective.low(), ref.low()),
+                                     relative(objective.high(), ref.high())});
           if (differs(objective.low(), ref.low()) || differs(objective.high(), ref.high())) {
             std::fprintf(stderr,
                          "autograd_bench: %s with %s at %d thread(s), repeat %d: objective of the last two "
@@ -322,6 +428,10 @@ int main(int argc, char** argv) {
       std::printf("- %s: %s\n", p.name.c_str(), ratio(median(1, p.name, "engine"), median(2, p.name, "engine")).c_str());
     }
   }
+
+  std::printf("\nLargest relative difference of any run's last-two objectives from the first run's "
+              "(limit %g):\n\n", rtol);
+  for (const Problem& p : problems) std::printf("- %s: %.1e\n", p.name.c_str(), spread[p.name]);
 
   if (!agree) {
     std::fprintf(stderr, "autograd_bench: the implementations do not reach the same objective\n");

@@ -8,6 +8,10 @@ namespace bench {
 // the last two passes (before their updates); seconds is the time of the training loop alone.
 LastTwo torch_train(const Problem& p, double& seconds);
 
+// R's RNN (see EngineRnn in workloads.hpp) with torch::embedding, torch::matmul, torch::tanh,
+// cross_entropy(mean) and torch::optim::SGD, kFloat64. Returns the loss of the last two steps.
+LastTwo torch_rnn_train(const Problem& p, double& seconds);
+
 // Threads of torch's own parallel loops (its matrix products go to the process's OpenBLAS).
 void torch_set_threads(int n);
 

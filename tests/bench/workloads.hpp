@@ -3,9 +3,12 @@
 //   S  the blog: 200 moons points, 2-3-2 tanh network, rate 0.01, 20000 passes
 //   W  the blog's widest: the same data, hidden size 50
 //   B  BLAS-bound: 4096 rows of 64 standard-normal features, 64-256-256-10 tanh, rate 1e-4, 50 passes
-// All minimise the blog's objective, full batch: Σ_rows cross-entropy + reg/2 · Σ_layers |W|².
+// S, W, B minimise the blog's objective, full batch: Σ_rows cross-entropy + reg/2 · Σ_layers |W|².
+//   R  a sequence model: an Elman tanh RNN, hidden 128, batch 32, 32 steps of BPTT, over 30 symbols
+//      of a seeded Markov chain; loss = mean over steps of the batch's mean cross-entropy, plain SGD.
 // Shared by the benchmark and the allocation test, so that both measure the same training step.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <random>
@@ -33,6 +36,10 @@ struct Problem {
   std::vector<Matrix> W0;  // initial weights per layer, [in x out]; biases start at zero
   double rate = 0.0;
   int passes = 0;
+  // R only. symbols[pass · (bptt + 1) + t] holds the batch's symbol at position t of the sequences
+  // of that training step, t = 0..bptt: inputs are t = 0..bptt−1, targets t = 1..bptt.
+  std::vector<Labels> symbols;
+  std::size_t bptt = 0;
 };
 
 // The objective of a run's last two passes. Fixed-step descent on S ends in a period-2 oscillation
@@ -92,6 +99,45 @@ inline Problem blas_problem(std::size_t rows, int passes, std::uint64_t seed = 2
   return p;
 }
 
+// R: symbols 0..vocab−1 from a seeded Markov chain (each symbol has 3 likely successors, taken with
+// probability 0.9 between them; otherwise any symbol), so the loss can fall well below log(vocab).
+// Each training step takes batch sequences of bptt + 1 symbols at seeded random offsets; the hidden
+// state starts at zero in every step (no state carried between steps). Weights: U [vocab x hidden]
+// (the embedding: gather_rows(U, x) = onehot(x)·U) randn / √vocab, W [hidden x hidden] and
+// V [hidden x vocab] randn / √hidden; the biases b, c start at zero. W0 = {U, W, V}.
+inline Problem rnn_problem(int passes, std::size_t hidden = 128, std::size_t batch = 32,
+                           std::size_t bptt = 32, std::size_t vocab = 30,
+                           std::uint64_t seed = 20240611) {
+  nn::Rng rng(seed);
+  std::vector<std::array<int, 3>> next(vocab);
+  for (auto& n : next) {
+    for (int& s : n) s = static_cast<int>(rng.below(vocab));
+  }
+  const std::size_t length = 100000;
+  std::vector<int> text(length);
+  text[0] = 0;
+  for (std::size_t i = 1; i < length; ++i) {
+    const auto a = static_cast<std::size_t>(text[i - 1]);
+    text[i] = rng.uniform() < 0.9 ? next[a][rng.below(3)] : static_cast<int>(rng.below(vocab));
+  }
+  Problem p;
+  p.name = "R";
+  p.bptt = bptt;
+  p.symbols.assign(static_cast<std::size_t>(passes) * (bptt + 1), Labels(batch));
+  for (std::size_t pass = 0; pass < static_cast<std::size_t>(passes); ++pass) {
+    for (std::size_t k = 0; k < batch; ++k) {
+      const std::size_t offset = rng.below(length - bptt);
+      for (std::size_t t = 0; t <= bptt; ++t) p.symbols[pass * (bptt + 1) + t][k] = text[offset + t];
+    }
+  }
+  p.W0 = {rng.randn(vocab, hidden) / std::sqrt(double(vocab)),
+          rng.randn(hidden, hidden) / std::sqrt(double(hidden)),
+          rng.randn(hidden, vocab) / std::sqrt(double(hidden))};
+  p.rate = 0.5;
+  p.passes = passes;
+  return p;
+}
+
 // The model on the engine's tape: tanh hidden layers, linear output, the objective above.
 class EngineNet {
  public:
@@ -136,6 +182,45 @@ class EngineNet {
 
  private:
   std::vector<autograd::Parameter> W_, b_;
+};
+
+// R on the engine's tape, written with the ops as a user would:
+//   s_t = tanh(x_t·U + s_{t−1}·W + b) (s_0 = 0, so the first step has no s·W), logits_t = s_t·V + c,
+//   loss = (1/T) Σ_t mean cross-entropy(logits_t, x_{t+1}).
+class EngineRnn {
+ public:
+  explicit EngineRnn(const std::vector<Matrix>& W0)
+      : U_(W0.at(0), "U"), W_(W0.at(1), "W"), V_(W0.at(2), "V"),
+        b_(Matrix(xt::zeros<double>({std::size_t{1}, W0.at(1).shape(1)})), "b"),
+        c_(Matrix(xt::zeros<double>({std::size_t{1}, W0.at(2).shape(1)})), "c") {}
+
+  // symbols: bptt + 1 batches of symbols. Builds the loss on t (cleared first).
+  autograd::Var loss(autograd::Tape& t, const Labels* symbols, std::size_t bptt) {
+    using namespace autograd;
+    const Var U = t.param(U_), W = t.param(W_), V = t.param(V_), b = t.param(b_), c = t.param(c_);
+    Var s, loss;
+    for (std::size_t k = 0; k < bptt; ++k) {
+      const Var xU = gather_rows(U, symbols[k]);
+      s = tanh((k == 0 ? xU : xU + matmul(s, W)) + b);
+      loss += softmax_cross_entropy(matmul(s, V) + c, symbols[k + 1]);
+    }
+    return loss / static_cast<double>(bptt);
+  }
+
+  // One SGD step on the sequences of one training step; returns the loss before the update.
+  double train_step(autograd::Tape& t, const Labels* symbols, std::size_t bptt, double rate) {
+    t.clear();
+    for (autograd::Parameter* p : params()) p->zero_grad();
+    const autograd::Var l = loss(t, symbols, bptt);
+    t.backward(l);
+    for (autograd::Parameter* p : params()) xt::noalias(p->value) -= rate * p->grad;
+    return l.value()(0, 0);
+  }
+
+  std::array<autograd::Parameter*, 5> params() { return {&U_, &W_, &V_, &b_, &c_}; }
+
+ private:
+  autograd::Parameter U_, W_, V_, b_, c_;
 };
 
 }  // namespace bench
