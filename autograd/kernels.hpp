@@ -13,6 +13,8 @@ namespace autograd::kernels {
 
 void tanh(const double* x, double* y, std::size_t n);  // y[i] = tanh(x[i]); y may be x
 void exp(const double* x, double* y, std::size_t n);   // y[i] = exp(x[i]); y may be x
+void tanh(const float* x, float* y, std::size_t n);    // float32: within 2 ulp of std::tanh(float)
+void exp(const float* x, float* y, std::size_t n);     // float32: within 2 ulp of std::exp(float)
 
 // The instruction set the kernels use: "avx512", "avx2+fma" or "scalar" (the C library's functions).
 const char* instruction_set();
