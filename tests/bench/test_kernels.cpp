@@ -124,7 +124,12 @@ TEST_CASE("float tanh and exp kernels are within 2 ulp of the C library's tanhf 
   INFO("instruction set: " << set);
   // As for double: glibc's tanhf and expf are within 1 ulp of the exact values, and the kernels'
   // truncation errors are a small fraction of an ulp; a wrong coefficient, range reduction or
-  // range bound errs by far more than 2 ulp.
+  // range bound errs by more than 2 ulp. Seen to fail: tanhf's z coefficient −0.333332819422 as
+  // −0.33334 (42 ulp) or z² 0.0206390887954 as 0.0207 (16 ulp), the polynomial up to 0.5 instead of
+  // 0.625 (3 ulp), the clamp at 8 instead of 10 (4 ulp), exp's ln2_lo left out (5 ulp), the exponent
+  // bias 128 instead of 127 (1.7e7 ulp). Within 2 ulp, so not caught: 1/7! left out of exp's list
+  // (degree 7 with 1/8! for r^7), the clamp at 8.5, and exp's vector range widened to
+  // [−87.5, 88.75] (it stays right there).
   using Kernel = void (*)(const float*, float*, std::size_t);
   const Worst t = compare(Kernel(autograd::kernels::tanh), [](float v) { return std::tanh(v); },
                           inputs_f(-12.0f, 12.0f));
