@@ -10,6 +10,10 @@ void tanh_avx2(const double* x, double* y, std::size_t n);
 void exp_avx2(const double* x, double* y, std::size_t n);
 void tanh_avx512(const double* x, double* y, std::size_t n);
 void exp_avx512(const double* x, double* y, std::size_t n);
+void tanh_avx2(const float* x, float* y, std::size_t n);
+void exp_avx2(const float* x, float* y, std::size_t n);
+void tanh_avx512(const float* x, float* y, std::size_t n);
+void exp_avx512(const float* x, float* y, std::size_t n);
 
 namespace {
 
@@ -19,10 +23,19 @@ void tanh_scalar(const double* x, double* y, std::size_t n) {
 void exp_scalar(const double* x, double* y, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) y[i] = std::exp(x[i]);
 }
+void tanh_scalar(const float* x, float* y, std::size_t n) {  // tanhf
+  for (std::size_t i = 0; i < n; ++i) y[i] = std::tanh(x[i]);
+}
+void exp_scalar(const float* x, float* y, std::size_t n) {  // expf
+  for (std::size_t i = 0; i < n; ++i) y[i] = std::exp(x[i]);
+}
 
 using Kernel = void (*)(const double*, double*, std::size_t);
+using KernelF = void (*)(const float*, float*, std::size_t);
+// Both precisions of one instruction set, so that use_instruction_set switches them together.
 struct Table {
   Kernel tanh, exp;
+  KernelF tanh_f, exp_f;
   const char* name;
 };
 
@@ -30,12 +43,12 @@ struct Table {
 std::vector<Table> available() {
   std::vector<Table> sets;
 #ifdef AUTOGRAD_X86_KERNELS
-  if (__builtin_cpu_supports("avx512f")) sets.push_back({tanh_avx512, exp_avx512, "avx512"});
+  if (__builtin_cpu_supports("avx512f")) sets.push_back({tanh_avx512, exp_avx512, tanh_avx512, exp_avx512, "avx512"});
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-    sets.push_back({tanh_avx2, exp_avx2, "avx2+fma"});
+    sets.push_back({tanh_avx2, exp_avx2, tanh_avx2, exp_avx2, "avx2+fma"});
   }
 #endif
-  sets.push_back({tanh_scalar, exp_scalar, "scalar"});
+  sets.push_back({tanh_scalar, exp_scalar, tanh_scalar, exp_scalar, "scalar"});
   return sets;
 }
 
@@ -48,14 +61,9 @@ Table& current() {
 
 void tanh(const double* x, double* y, std::size_t n) { current().tanh(x, y, n); }
 void exp(const double* x, double* y, std::size_t n) { current().exp(x, y, n); }
+void tanh(const float* x, float* y, std::size_t n) { current().tanh_f(x, y, n); }
+void exp(const float* x, float* y, std::size_t n) { current().exp_f(x, y, n); }
 const char* instruction_set() { return current().name; }
-
-void tanh(const float* x, float* y, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) y[i] = std::tanh(x[i]);
-}
-void exp(const float* x, float* y, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) y[i] = std::exp(x[i]);
-}
 
 std::vector<std::string> available_instruction_sets() {
   std::vector<std::string> names;

@@ -5,5 +5,7 @@ namespace autograd::kernels {
 
 void tanh_avx512(const double* x, double* y, std::size_t n) { simd::tanh<xsimd::avx512f>(x, y, n); }
 void exp_avx512(const double* x, double* y, std::size_t n) { simd::exp<xsimd::avx512f>(x, y, n); }
+void tanh_avx512(const float* x, float* y, std::size_t n) { simd::tanh<xsimd::avx512f>(x, y, n); }
+void exp_avx512(const float* x, float* y, std::size_t n) { simd::exp<xsimd::avx512f>(x, y, n); }
 
 }  // namespace autograd::kernels
