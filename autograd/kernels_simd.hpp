@@ -39,14 +39,16 @@ xsimd::batch<double, Arch> exp_in_range(const xsimd::batch<double, Arch>& y) {
   return p * two_to_k;
 }
 
-// tanh for |x| <= 20 (beyond 19.1 it is ±1 in double), with one division for both ranges:
+// tanh for every finite x, with one division for both ranges:
 // |x| < 0.625: x + x·s·P(s)/Q(s) with s = x², Cephes' rational function (the one xsimd uses);
-// otherwise 1 − 2/(1 + e^{2|x|}). The sign of x is put back at the end.
+// otherwise 1 − 2/(1 + e^{2|x|}). The sign of x is put back at the end. |x| is clamped to 20 first:
+// from 19.06 on tanh rounds to ±1 in double, and at 20 the formula gives 1 − 1.7e-17, which rounds
+// to 1 as well, so the clamp changes no result (saturated inputs stay on the vector path).
 template <class Arch>
 xsimd::batch<double, Arch> tanh_in_range(const xsimd::batch<double, Arch>& x_signed) {
   using batch = xsimd::batch<double, Arch>;
   const batch one(1.0);
-  const batch x = xsimd::abs(x_signed);
+  const batch x = xsimd::min(xsimd::abs(x_signed), batch(20.0));
   const auto small = x < batch(0.625);
   const batch s = x * x;
   const batch P = xsimd::fma(xsimd::fma(batch(-9.64399179425052238628e-1), s,
@@ -113,16 +115,15 @@ xsimd::batch<float, Arch> tanh_in_range(const xsimd::batch<float, Arch>& x_signe
 }
 
 // y = f(x) batch by batch; the last, partial batch goes through a padded copy, so that every
-// element gets the same function. A batch with a lane outside [lo, hi] (or NaN) is computed by the
-// C library's scalar f instead.
-template <class Arch, class T, class Vector, class Scalar>
-void map(const T* x, T* y, std::size_t n, T lo, T hi, Vector vector_f, Scalar scalar_f) {
+// element gets the same function. A batch with a lane that vector_ok rejects (those outside the
+// vector formula's range, NaN) is computed by the C library's scalar f instead.
+template <class Arch, class T, class Ok, class Vector, class Scalar>
+void map(const T* x, T* y, std::size_t n, Ok vector_ok, Vector vector_f, Scalar scalar_f) {
   using batch = xsimd::batch<T, Arch>;
   constexpr std::size_t width = batch::size;
-  const batch low(lo), high(hi);
   const auto one = [&](const T* in, T* out) {
     const batch b = batch::load_unaligned(in);
-    if (xsimd::all((b >= low) & (b <= high))) {
+    if (xsimd::all(vector_ok(b))) {
       vector_f(b).store_unaligned(out);
     } else {
       for (std::size_t k = 0; k < width; ++k) out[k] = scalar_f(in[k]);
@@ -138,28 +139,44 @@ void map(const T* x, T* y, std::size_t n, T lo, T hi, Vector vector_f, Scalar sc
   }
 }
 
-template <class Arch>
-void tanh(const double* x, double* y, std::size_t n) {
-  map<Arch>(x, y, n, -20.0, 20.0, [](const auto& b) { return tanh_in_range<Arch>(b); },
-            [](double v) { return std::tanh(v); });
+// Within [lo, hi]; false for NaN.
+template <class Arch, class T>
+auto within(T lo, T hi) {
+  using batch = xsimd::batch<T, Arch>;
+  return [lo, hi](const batch& b) { return (b >= batch(lo)) & (b <= batch(hi)); };
 }
 
+// Double: NaN and ±inf go to the C library; every finite x is in tanh_in_range's range.
+template <class Arch>
+void tanh(const double* x, double* y, std::size_t n) {
+  map<Arch>(x, y, n, within<Arch>(-DBL_MAX, DBL_MAX),
+            [](const auto& b) { return tanh_in_range<Arch>(b); }, [](double v) { return std::tanh(v); });
+}
+
+// Below −745.2 e^x is below half the smallest subnormal and rounds to 0, as the C library's does:
+// those lanes (masked attention scores of −1e9, say) stay on the vector path. Between −745.2 and
+// −708 the result is subnormal, and the C library computes it.
 template <class Arch>
 void exp(const double* x, double* y, std::size_t n) {
-  map<Arch>(x, y, n, -708.0, 709.0, [](const auto& b) { return exp_in_range<Arch>(b); },
+  using batch = xsimd::batch<double, Arch>;
+  const auto in_range = within<Arch>(-708.0, 709.0);
+  map<Arch>(x, y, n, [&](const batch& b) { return in_range(b) | (b < batch(-745.2)); },
+            [](const batch& b) {
+              return xsimd::select(b < batch(-745.2), batch(0.0), exp_in_range<Arch>(xsimd::max(b, batch(-708.0))));
+            },
             [](double v) { return std::exp(v); });
 }
 
 // Float: NaN and ±inf go to the C library (tanhf); every finite x is in tanh_in_range's range.
 template <class Arch>
 void tanh(const float* x, float* y, std::size_t n) {
-  map<Arch>(x, y, n, -FLT_MAX, FLT_MAX, [](const auto& b) { return tanh_in_range<Arch>(b); },
+  map<Arch>(x, y, n, within<Arch>(-FLT_MAX, FLT_MAX), [](const auto& b) { return tanh_in_range<Arch>(b); },
             [](float v) { return std::tanh(v); });
 }
 
 template <class Arch>
 void exp(const float* x, float* y, std::size_t n) {
-  map<Arch>(x, y, n, -87.33f, 88.72f, [](const auto& b) { return exp_in_range<Arch>(b); },
+  map<Arch>(x, y, n, within<Arch>(-87.33f, 88.72f), [](const auto& b) { return exp_in_range<Arch>(b); },
             [](float v) { return std::exp(v); });
 }
 

@@ -46,7 +46,8 @@ std::vector<double> inputs(double lo, double hi) {
   std::mt19937_64 bits(42);
   for (int i = 0; i < 100000; ++i) x.push_back(lo + (hi - lo) * double(bits() >> 11) * 0x1.0p-53);
   x.insert(x.end(), {0.0, -0.0, INFINITY, -INFINITY, NAN, 19.0, 20.0, 20.5, -20.5, 0.625,
-                     std::nextafter(0.625, 0.0), 708.0, 709.0, 709.78, 709.79, -708.0, -708.5, -745.2});
+                     std::nextafter(0.625, 0.0), 708.0, 709.0, 709.78, 709.79, -708.0, -708.5, -745.2,
+                     -745.1, -745.3, -1e9, 1e9, -1e300, 1e300, 19.06, -19.07});
   return x;
 }
 
