@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "random.hpp"
@@ -538,30 +539,49 @@ void copy_labels(const std::string& path, const NpyHeader& h, Labels& y) {
 
 }  // namespace
 
-autograd::Matrix load_npy_matrix(const std::string& path) {
-  const NpyHeader h = read_npy_header(path);
-  if (h.descr != native_descr('f', 8) || h.shape.size() != 2) {
-    throw std::runtime_error(path + ": expected a 2-D float64 array, got dtype '" + h.descr +
-                             "' and shape " + shape_text(h.shape));
-  }
+namespace {
+
+// The file's rows x cols elements of type File (in file order), as a row-major [rows x cols] matrix
+// of T: transposed if the file is in Fortran order, rounded if T is narrower than File.
+template <class T, class File>
+autograd::BasicMatrix<T> read_matrix_as(const std::string& path, const NpyHeader& h) {
   const std::size_t rows = h.shape[0];
   const std::size_t cols = h.shape[1];
-  if (!h.fortran_order) {
-    Matrix m = Matrix::from_shape({rows, cols});
-    read_npy_data(path, h, m.data());
-    return m;
+  autograd::BasicMatrix<T> m = autograd::BasicMatrix<T>::from_shape({rows, cols});
+  if constexpr (std::is_same_v<T, File>) {
+    if (!h.fortran_order) {
+      read_npy_data(path, h, m.data());
+      return m;
+    }
   }
-  // Fortran order: the file holds the transpose, row-major.
-  Matrix t = Matrix::from_shape({cols, rows});
-  read_npy_data(path, h, t.data());
-  Matrix m = Matrix::from_shape({rows, cols});
+  std::vector<File> raw(h.count);
+  read_npy_data(path, h, raw.data());
   for (std::size_t i = 0; i < rows; ++i) {
     for (std::size_t j = 0; j < cols; ++j) {
-      m(i, j) = t(j, i);
+      // Fortran order: the file holds the transpose, row-major.
+      m(i, j) = static_cast<T>(h.fortran_order ? raw[j * rows + i] : raw[i * cols + j]);
     }
   }
   return m;
 }
+
+}  // namespace
+
+template <class T>
+autograd::BasicMatrix<T> load_npy_matrix(const std::string& path, std::string* dtype) {
+  const NpyHeader h = read_npy_header(path);
+  const bool f8 = h.descr == native_descr('f', 8);
+  const bool f4 = h.descr == native_descr('f', 4);
+  if (!(f8 || f4) || h.shape.size() != 2) {
+    throw std::runtime_error(path + ": expected a 2-D float64 or float32 array, got dtype '" +
+                             h.descr + "' and shape " + shape_text(h.shape));
+  }
+  if (dtype != nullptr) *dtype = f8 ? "float64" : "float32";
+  return f8 ? read_matrix_as<T, double>(path, h) : read_matrix_as<T, float>(path, h);
+}
+
+template autograd::BasicMatrix<double> load_npy_matrix(const std::string&, std::string*);
+template autograd::BasicMatrix<float> load_npy_matrix(const std::string&, std::string*);
 
 Dataset load_npy(const std::string& x_path, const std::string& y_path) {
   const NpyHeader xh = read_npy_header(x_path);

@@ -46,10 +46,15 @@ Dataset load_csv(const std::string& path);
 // 0..max_classes-1 (naming its 0-based row).
 Dataset load_npy(const std::string& x_path, const std::string& y_path);
 
-// One 2-D float64 array from a .npy file, checked first: a wrong dtype or shape, a truncated file
-// (which xt::load_npy would fill with uninitialised memory) or a missing file throws
-// std::runtime_error naming the file.
-autograd::Matrix load_npy_matrix(const std::string& path);
+// One 2-D float64 ('<f8') or float32 ('<f4') array from a .npy file, as a matrix of T (double by
+// default; float64 values are rounded to float32 for T = float). Checked first: a wrong dtype or
+// shape, a truncated file (which xt::load_npy would fill with uninitialised memory) or a missing
+// file throws std::runtime_error naming the file. dtype, if given, receives the file's dtype
+// ("float64" or "float32").
+template <class T = double>
+autograd::BasicMatrix<T> load_npy_matrix(const std::string& path, std::string* dtype = nullptr);
+extern template autograd::BasicMatrix<double> load_npy_matrix(const std::string&, std::string*);
+extern template autograd::BasicMatrix<float> load_npy_matrix(const std::string&, std::string*);
 
 // Seeded shuffle, then the first ceil(test_fraction * rows) shuffled rows become the test part and
 // the rest the training part (sklearn's ShuffleSplit). Returns {train, test}; both keep `classes`.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <type_traits>
 
 #include <xtensor/xview.hpp>
 
@@ -10,7 +11,8 @@
 
 namespace nn {
 
-Var activate(Activation a, const Var& x) {
+template <class T>
+BasicVar<T> activate(Activation a, const BasicVar<T>& x) {
   switch (a) {
     case Activation::tanh: return autograd::tanh(x);
     case Activation::sigmoid: return autograd::sigmoid(x);
@@ -35,23 +37,27 @@ Activation parse_activation(const std::string& name) {
   throw std::invalid_argument("unknown activation '" + name + "' (expected tanh, sigmoid or relu)");
 }
 
-Dense::Dense(std::size_t in, std::size_t out, std::uint64_t seed)
-    : W(Rng(seed).randn(in, out) / std::sqrt(static_cast<double>(in)), "W"),
-      b(xt::zeros<double>({std::size_t{1}, out}), "b") {
+template <class T>
+BasicDense<T>::BasicDense(std::size_t in, std::size_t out, std::uint64_t seed)
+    : W(xt::cast<T>(Rng(seed).randn(in, out) / std::sqrt(static_cast<double>(in))), "W"),
+      b(xt::zeros<T>({std::size_t{1}, out}), "b") {
   if (in == 0 || out == 0) {
     throw std::invalid_argument("Dense: sizes must be positive, got " + std::to_string(in) +
                                 " -> " + std::to_string(out));
   }
 }
 
-Dense::Dense(Matrix weights, Matrix bias) : W(std::move(weights), "W"), b(std::move(bias), "b") {
+template <class T>
+BasicDense<T>::BasicDense(BasicMatrix<T> weights, BasicMatrix<T> bias)
+    : W(std::move(weights), "W"), b(std::move(bias), "b") {
   if (b.value.shape(0) != 1 || b.value.shape(1) != W.value.shape(1)) {
     throw std::invalid_argument("Dense: bias " + autograd::shape_str(b.value) +
                                 " does not fit weights " + autograd::shape_str(W.value));
   }
 }
 
-Var Dense::operator()(Tape& tape, const Var& x) {
+template <class T>
+BasicVar<T> BasicDense<T>::operator()(BasicTape<T>& tape, const BasicVar<T>& x) {
   return matmul(x, tape.param(W)) + tape.param(b);
 }
 
@@ -61,7 +67,8 @@ std::size_t parameter_count(const std::vector<std::size_t>& sizes) {
   return n;
 }
 
-MLP::MLP(const std::vector<std::size_t>& sizes, Activation hidden, std::uint64_t seed)
+template <class T>
+BasicMLP<T>::BasicMLP(const std::vector<std::size_t>& sizes, Activation hidden, std::uint64_t seed)
     : hidden_(hidden) {
   if (sizes.size() < 2) throw std::invalid_argument("MLP: needs at least input and output sizes");
   for (std::size_t s : sizes) {
@@ -82,7 +89,8 @@ MLP::MLP(const std::vector<std::size_t>& sizes, Activation hidden, std::uint64_t
   }
 }
 
-MLP::MLP(std::vector<Dense> layers, Activation hidden) : layers_(std::move(layers)), hidden_(hidden) {
+template <class T>
+BasicMLP<T>::BasicMLP(std::vector<Dense> layers, Activation hidden) : layers_(std::move(layers)), hidden_(hidden) {
   if (layers_.empty()) throw std::invalid_argument("MLP: no layers");
   for (std::size_t i = 1; i < layers_.size(); ++i) {
     if (layers_[i].W.value.shape(0) != layers_[i - 1].W.value.shape(1)) {
@@ -94,7 +102,8 @@ MLP::MLP(std::vector<Dense> layers, Activation hidden) : layers_(std::move(layer
   }
 }
 
-Var MLP::operator()(Tape& tape, const Var& x) {
+template <class T>
+BasicVar<T> BasicMLP<T>::operator()(Tape& tape, const Var& x) {
   Var h = x;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     h = layers_[i](tape, h);
@@ -103,7 +112,8 @@ Var MLP::operator()(Tape& tape, const Var& x) {
   return h;
 }
 
-std::vector<Parameter*> MLP::parameters() {
+template <class T>
+std::vector<BasicParameter<T>*> BasicMLP<T>::parameters() {
   std::vector<Parameter*> ps;
   for (Dense& l : layers_) {
     ps.push_back(&l.W);
@@ -112,13 +122,15 @@ std::vector<Parameter*> MLP::parameters() {
   return ps;
 }
 
-std::vector<Parameter*> MLP::weights() {
+template <class T>
+std::vector<BasicParameter<T>*> BasicMLP<T>::weights() {
   std::vector<Parameter*> ws;
   for (Dense& l : layers_) ws.push_back(&l.W);
   return ws;
 }
 
-void MLP::zero_grad() {
+template <class T>
+void BasicMLP<T>::zero_grad() {
   for (Dense& l : layers_) {  // not through parameters(): this runs every step and must not allocate
     l.W.zero_grad();
     l.b.zero_grad();
@@ -127,43 +139,51 @@ void MLP::zero_grad() {
 
 // Rows per forward pass in probabilities and predict: about 2^22 activation values (32 MB) at a
 // time, however wide the network and however many rows are asked for.
-std::size_t MLP::rows_per_pass() const {
+template <class T>
+std::size_t BasicMLP<T>::rows_per_pass() const {
   std::size_t width = 0;
   for (std::size_t s : sizes()) width += s;
   return std::max<std::size_t>(1, (std::size_t{1} << 22) / std::max<std::size_t>(width, 1));
 }
 
+template <class T>
 template <class Use>
-void MLP::forward_in_parts(const Matrix& X, Use&& use) {
+void BasicMLP<T>::forward_in_parts(const Matrix& X, Use&& use) {
   const std::size_t rows = X.shape(0);
   const std::size_t part = rows_per_pass();
   Tape tape;
-  Tape::NoGrad no_grad(tape);
+  typename Tape::NoGrad no_grad(tape);
   if (rows <= part) {
-    use(0, (*this)(tape, tape.constant(X)));
+    if constexpr (std::is_same_v<T, double>) {
+      use(0, (*this)(tape, tape.constant(X)));
+    } else {
+      use(0, (*this)(tape, tape.constant(BasicMatrix<T>(xt::cast<T>(X)))));
+    }
     return;
   }
   for (std::size_t first = 0; first < rows; first += part) {
-    const Tape::NoGrad rollback(tape);  // each part's values are dropped before the next
+    const typename Tape::NoGrad rollback(tape);  // each part's values are dropped before the next
     const std::size_t n = std::min(part, rows - first);
-    const Matrix slice = xt::view(X, xt::range(first, first + n), xt::all());
+    const BasicMatrix<T> slice = xt::cast<T>(xt::view(X, xt::range(first, first + n), xt::all()));
     use(first, (*this)(tape, tape.constant(slice)));
   }
 }
 
-Matrix MLP::probabilities(const Matrix& X) {
-  Matrix out = Matrix::from_shape({X.shape(0), sizes().back()});
+template <class T>
+BasicMatrix<T> BasicMLP<T>::probabilities(const Matrix& X) {
+  BasicMatrix<T> out = BasicMatrix<T>::from_shape({X.shape(0), sizes().back()});
   forward_in_parts(X, [&](std::size_t first, const Var& logits) {
-    const Matrix& p = autograd::softmax(logits).value();
+    const BasicMatrix<T>& p = autograd::softmax(logits).value();
     xt::view(out, xt::range(first, first + p.shape(0)), xt::all()) = p;
   });
   return out;
 }
 
-Labels MLP::predict(const Matrix& X) {
+template <class T>
+Labels BasicMLP<T>::predict(const Matrix& X) {
   Labels out(X.shape(0));
   forward_in_parts(X, [&](std::size_t first, const Var& z) {
-    const Matrix& logits = z.value();
+    const BasicMatrix<T>& logits = z.value();
     for (std::size_t r = 0; r < logits.shape(0); ++r) {
       std::size_t best = 0;
       for (std::size_t c = 1; c < logits.shape(1); ++c) {
@@ -175,7 +195,8 @@ Labels MLP::predict(const Matrix& X) {
   return out;
 }
 
-std::vector<std::size_t> MLP::sizes() const {
+template <class T>
+std::vector<std::size_t> BasicMLP<T>::sizes() const {
   std::vector<std::size_t> s{layers_.front().W.value.shape(0)};
   for (const Dense& l : layers_) s.push_back(l.W.value.shape(1));
   return s;
@@ -190,5 +211,12 @@ double accuracy(const Labels& predicted, const Labels& truth) {
   for (std::size_t i = 0; i < truth.size(); ++i) right += predicted[i] == truth[i];
   return static_cast<double>(right) / static_cast<double>(truth.size());
 }
+
+template BasicVar<double> activate(Activation, const BasicVar<double>&);
+template BasicVar<float> activate(Activation, const BasicVar<float>&);
+template class BasicDense<double>;
+template class BasicDense<float>;
+template class BasicMLP<double>;
+template class BasicMLP<float>;
 
 }  // namespace nn

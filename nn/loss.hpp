@@ -13,9 +13,27 @@ struct LossOptions {
   autograd::Reduction reduction = autograd::Reduction::sum;
 };
 
-// cross_entropy(logits, y) + reg · Σ ½|W|² for every W in weights (recorded on logits' tape).
-autograd::Var classification_loss(const autograd::Var& logits, const autograd::Labels& y,
-                                  const std::vector<autograd::Parameter*>& weights,
-                                  const LossOptions& options);
+// cross_entropy(logits, y) + reg · Σ ½|W|² for every W in weights (recorded on logits' tape), in
+// the precision T of logits (double or float).
+template <class T>
+autograd::BasicVar<T> classification_loss(const autograd::BasicVar<T>& logits,
+                                          const autograd::Labels& y,
+                                          const std::vector<autograd::BasicParameter<T>*>& weights,
+                                          const LossOptions& options);
+
+// The same under a name that does not deduce T: basic_classification_loss<float>(…).
+template <class T>
+autograd::BasicVar<T> basic_classification_loss(
+    const autograd::BasicVar<T>& logits, const autograd::Labels& y,
+    const std::vector<autograd::BasicParameter<T>*>& weights, const LossOptions& options) {
+  return classification_loss<T>(logits, y, weights, options);
+}
+
+extern template autograd::BasicVar<double> classification_loss(
+    const autograd::BasicVar<double>&, const autograd::Labels&,
+    const std::vector<autograd::BasicParameter<double>*>&, const LossOptions&);
+extern template autograd::BasicVar<float> classification_loss(
+    const autograd::BasicVar<float>&, const autograd::Labels&,
+    const std::vector<autograd::BasicParameter<float>*>&, const LossOptions&);
 
 }  // namespace nn

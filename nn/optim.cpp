@@ -7,9 +7,6 @@
 
 namespace nn {
 
-using autograd::Matrix;
-using autograd::Parameter;
-
 double Schedule::rate(std::size_t t) const {
   const double k = static_cast<double>(t) / static_cast<double>(every == 0 ? 1 : every);
   switch (kind) {
@@ -40,49 +37,85 @@ Schedule::Kind parse_schedule(const std::string& name) {
                               "' (expected constant, step, exponential or inverse_time)");
 }
 
-Optimizer::Optimizer(std::vector<Parameter*> params) : params_(params.begin(), params.end()) {}
+template <class T>
+BasicOptimizer<T>::BasicOptimizer(std::vector<autograd::BasicParameter<T>*> params)
+    : params_(params.begin(), params.end()) {}
 
-void GradientDescent::step(double rate) {
-  for (const autograd::ParamRef& p : params_) xt::noalias(p->value) -= rate * p->grad;
+template <class T>
+void BasicGradientDescent<T>::step(double rate) {
+  const T r = static_cast<T>(rate);
+  for (const autograd::BasicParamRef<T>& p : this->params_) xt::noalias(p->value) -= r * p->grad;
 }
 
-Momentum::Momentum(std::vector<Parameter*> params, double mu) : Optimizer(std::move(params)), mu_(mu) {
-  for (const autograd::ParamRef& p : params_) velocity_.push_back(xt::zeros_like(p->value));
-}
-
-void Momentum::step(double rate) {
-  for (std::size_t i = 0; i < params_.size(); ++i) {
-    Matrix& v = velocity_[i];
-    xt::noalias(v) = mu_ * v + params_[i]->grad;
-    xt::noalias(params_[i]->value) -= rate * v;
+template <class T>
+BasicMomentum<T>::BasicMomentum(std::vector<autograd::BasicParameter<T>*> params, double mu)
+    : BasicOptimizer<T>(std::move(params)), mu_(static_cast<T>(mu)) {
+  for (const autograd::BasicParamRef<T>& p : this->params_) {
+    velocity_.push_back(xt::zeros_like(p->value));
   }
 }
 
-Adam::Adam(std::vector<Parameter*> params, double beta1, double beta2, double eps)
-    : Optimizer(std::move(params)), beta1_(beta1), beta2_(beta2), eps_(eps) {
-  for (const autograd::ParamRef& p : params_) {
+template <class T>
+void BasicMomentum<T>::step(double rate) {
+  const T r = static_cast<T>(rate);
+  for (std::size_t i = 0; i < this->params_.size(); ++i) {
+    autograd::BasicMatrix<T>& v = velocity_[i];
+    xt::noalias(v) = mu_ * v + this->params_[i]->grad;
+    xt::noalias(this->params_[i]->value) -= r * v;
+  }
+}
+
+template <class T>
+BasicAdam<T>::BasicAdam(std::vector<autograd::BasicParameter<T>*> params, double beta1,
+                        double beta2, double eps)
+    : BasicOptimizer<T>(std::move(params)), beta1_(beta1), beta2_(beta2), eps_(static_cast<T>(eps)) {
+  for (const autograd::BasicParamRef<T>& p : this->params_) {
     m_.push_back(xt::zeros_like(p->value));
     v_.push_back(xt::zeros_like(p->value));
   }
 }
 
-void Adam::step(double rate) {
+template <class T>
+void BasicAdam<T>::step(double rate) {
   ++t_;
-  const double c1 = 1.0 - std::pow(beta1_, static_cast<double>(t_));
-  const double c2 = 1.0 - std::pow(beta2_, static_cast<double>(t_));
-  for (std::size_t i = 0; i < params_.size(); ++i) {
-    const Matrix& g = params_[i]->grad;
-    xt::noalias(m_[i]) = beta1_ * m_[i] + (1.0 - beta1_) * g;
-    xt::noalias(v_[i]) = beta2_ * v_[i] + (1.0 - beta2_) * g * g;
-    xt::noalias(params_[i]->value) -= rate * (m_[i] / c1) / (xt::sqrt(v_[i] / c2) + eps_);
+  const T c1 = static_cast<T>(1.0 - std::pow(beta1_, static_cast<double>(t_)));
+  const T c2 = static_cast<T>(1.0 - std::pow(beta2_, static_cast<double>(t_)));
+  const T b1 = static_cast<T>(beta1_), b2 = static_cast<T>(beta2_);
+  const T one_b1 = static_cast<T>(1.0 - beta1_), one_b2 = static_cast<T>(1.0 - beta2_);
+  const T r = static_cast<T>(rate);
+  for (std::size_t i = 0; i < this->params_.size(); ++i) {
+    const autograd::BasicMatrix<T>& g = this->params_[i]->grad;
+    xt::noalias(m_[i]) = b1 * m_[i] + one_b1 * g;
+    xt::noalias(v_[i]) = b2 * v_[i] + one_b2 * g * g;
+    xt::noalias(this->params_[i]->value) -= r * (m_[i] / c1) / (xt::sqrt(v_[i] / c2) + eps_);
   }
 }
 
-std::unique_ptr<Optimizer> make_optimizer(const std::string& name, std::vector<Parameter*> params) {
-  if (name == "gd") return std::make_unique<GradientDescent>(std::move(params));
-  if (name == "momentum") return std::make_unique<Momentum>(std::move(params));
-  if (name == "adam") return std::make_unique<Adam>(std::move(params));
+template <class T>
+std::unique_ptr<BasicOptimizer<T>> make_optimizer(const std::string& name,
+                                                  std::vector<autograd::BasicParameter<T>*> params) {
+  if (name == "gd") return std::make_unique<BasicGradientDescent<T>>(std::move(params));
+  if (name == "momentum") return std::make_unique<BasicMomentum<T>>(std::move(params));
+  if (name == "adam") return std::make_unique<BasicAdam<T>>(std::move(params));
   throw std::invalid_argument("unknown optimizer '" + name + "' (expected gd, momentum or adam)");
 }
+
+std::unique_ptr<Optimizer> make_optimizer(const std::string& name,
+                                          std::vector<autograd::Parameter*> params) {
+  return make_optimizer<double>(name, std::move(params));
+}
+
+template class BasicOptimizer<double>;
+template class BasicOptimizer<float>;
+template class BasicGradientDescent<double>;
+template class BasicGradientDescent<float>;
+template class BasicMomentum<double>;
+template class BasicMomentum<float>;
+template class BasicAdam<double>;
+template class BasicAdam<float>;
+template std::unique_ptr<BasicOptimizer<double>> make_optimizer(
+    const std::string&, std::vector<autograd::BasicParameter<double>*>);
+template std::unique_ptr<BasicOptimizer<float>> make_optimizer(
+    const std::string&, std::vector<autograd::BasicParameter<float>*>);
 
 }  // namespace nn

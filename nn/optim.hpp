@@ -28,51 +28,97 @@ struct Schedule {
 Schedule::Kind parse_schedule(const std::string& name);  // constant, step, exponential, inverse_time
 std::string to_string(Schedule::Kind kind);
 
-class Optimizer {
+// Each optimiser is a template on the parameters' element type T, and does its arithmetic in T:
+// BasicAdam<float> keeps float32 moments. Optimizer, GradientDescent, Momentum and Adam are the
+// float64 ones; nn::f32::Adam and so on the float32 ones.
+template <class T>
+class BasicOptimizer {
  public:
-  explicit Optimizer(std::vector<autograd::Parameter*> params);
-  virtual ~Optimizer() = default;
-  virtual void step(double rate) = 0;
+  using value_type = T;
+  explicit BasicOptimizer(std::vector<autograd::BasicParameter<T>*> params);
+  virtual ~BasicOptimizer() = default;
+  virtual void step(double rate) = 0;  // rate is rounded to T
 
  protected:
   // Followed when a parameter moves; a destroyed one makes step() throw std::logic_error.
-  std::vector<autograd::ParamRef> params_;
+  std::vector<autograd::BasicParamRef<T>> params_;
 };
 
 // The blog's update: w ← w − rate · g.
-class GradientDescent : public Optimizer {
+template <class T>
+class BasicGradientDescent : public BasicOptimizer<T> {
  public:
-  using Optimizer::Optimizer;
+  using BasicOptimizer<T>::BasicOptimizer;
   void step(double rate) override;
 };
 
 // v ← μ·v + g; w ← w − rate · v.
-class Momentum : public Optimizer {
+template <class T>
+class BasicMomentum : public BasicOptimizer<T> {
  public:
-  Momentum(std::vector<autograd::Parameter*> params, double mu = 0.9);
+  BasicMomentum(std::vector<autograd::BasicParameter<T>*> params, double mu = 0.9);
   void step(double rate) override;
 
  private:
-  double mu_;
-  std::vector<autograd::Matrix> velocity_;
+  T mu_;
+  std::vector<autograd::BasicMatrix<T>> velocity_;
 };
 
 // Kingma & Ba (2015), Algorithm 1: m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²;
 // w ← w − rate · m̂ / (√v̂ + ε) with m̂ = m / (1−β₁ᵗ), v̂ = v / (1−β₂ᵗ).
-class Adam : public Optimizer {
+template <class T>
+class BasicAdam : public BasicOptimizer<T> {
  public:
-  Adam(std::vector<autograd::Parameter*> params, double beta1 = 0.9, double beta2 = 0.999,
-       double eps = 1e-8);
+  BasicAdam(std::vector<autograd::BasicParameter<T>*> params, double beta1 = 0.9,
+            double beta2 = 0.999, double eps = 1e-8);
   void step(double rate) override;
 
  private:
-  double beta1_, beta2_, eps_;
+  double beta1_, beta2_;  // kept in float64 for the bias corrections 1 − βᵗ
+  T eps_;
   std::size_t t_ = 0;
-  std::vector<autograd::Matrix> m_, v_;
+  std::vector<autograd::BasicMatrix<T>> m_, v_;
 };
 
-// "gd", "momentum" or "adam".
+using Optimizer = BasicOptimizer<double>;
+using GradientDescent = BasicGradientDescent<double>;
+using Momentum = BasicMomentum<double>;
+using Adam = BasicAdam<double>;
+
+// "gd", "momentum" or "adam", in the parameters' precision: make_optimizer(name, model.parameters())
+// for a model of either precision, make_optimizer<float>(name, {…}) for a braced list of float32
+// parameters. The non-template overload keeps a braced list ({&w, &b}) meaning float64.
+template <class T>
+std::unique_ptr<BasicOptimizer<T>> make_optimizer(const std::string& name,
+                                                  std::vector<autograd::BasicParameter<T>*> params);
 std::unique_ptr<Optimizer> make_optimizer(const std::string& name,
                                           std::vector<autograd::Parameter*> params);
+
+extern template class BasicOptimizer<double>;
+extern template class BasicOptimizer<float>;
+extern template class BasicGradientDescent<double>;
+extern template class BasicGradientDescent<float>;
+extern template class BasicMomentum<double>;
+extern template class BasicMomentum<float>;
+extern template class BasicAdam<double>;
+extern template class BasicAdam<float>;
+extern template std::unique_ptr<BasicOptimizer<double>> make_optimizer(
+    const std::string&, std::vector<autograd::BasicParameter<double>*>);
+extern template std::unique_ptr<BasicOptimizer<float>> make_optimizer(
+    const std::string&, std::vector<autograd::BasicParameter<float>*>);
+
+namespace f64 {
+using Optimizer = BasicOptimizer<double>;
+using GradientDescent = BasicGradientDescent<double>;
+using Momentum = BasicMomentum<double>;
+using Adam = BasicAdam<double>;
+}  // namespace f64
+
+namespace f32 {
+using Optimizer = BasicOptimizer<float>;
+using GradientDescent = BasicGradientDescent<float>;
+using Momentum = BasicMomentum<float>;
+using Adam = BasicAdam<float>;
+}  // namespace f32
 
 }  // namespace nn

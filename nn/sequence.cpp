@@ -12,8 +12,10 @@ using namespace autograd;
 
 namespace {
 
-Matrix scaled_randn(Rng& rng, std::size_t rows, std::size_t cols) {
-  return rng.randn(rows, cols) / std::sqrt(static_cast<double>(rows));
+// randn / √rows, drawn in float64 and rounded to T.
+template <class T>
+BasicMatrix<T> scaled_randn(Rng& rng, std::size_t rows, std::size_t cols) {
+  return xt::cast<T>(rng.randn(rows, cols) / std::sqrt(static_cast<double>(rows)));
 }
 
 void check_sizes(const char* who, std::size_t a, std::size_t b) {
@@ -25,40 +27,46 @@ void check_sizes(const char* who, std::size_t a, std::size_t b) {
 
 }  // namespace
 
-Embedding::Embedding(std::size_t count, std::size_t dim, std::uint64_t seed)
-    : table(Rng(seed).randn(count, dim), "embedding") {
+template <class T>
+BasicEmbedding<T>::BasicEmbedding(std::size_t count, std::size_t dim, std::uint64_t seed)
+    : table(xt::cast<T>(Rng(seed).randn(count, dim)), "embedding") {
   check_sizes("Embedding", count, dim);
 }
 
-Var Embedding::operator()(Tape& tape, const Labels& ids) { return gather_rows(tape.param(table), ids); }
+template <class T>
+BasicVar<T> BasicEmbedding<T>::operator()(Tape& tape, const Labels& ids) { return gather_rows(tape.param(table), ids); }
 
-RNNCell::RNNCell(std::size_t in, std::size_t hidden, std::uint64_t seed)
-    : U(xt::zeros<double>({in, hidden}), "rnn.U"),
-      W(xt::zeros<double>({hidden, hidden}), "rnn.W"),
-      b(xt::zeros<double>({std::size_t{1}, hidden}), "rnn.b") {
+template <class T>
+BasicRNNCell<T>::BasicRNNCell(std::size_t in, std::size_t hidden, std::uint64_t seed)
+    : U(xt::zeros<T>({in, hidden}), "rnn.U"),
+      W(xt::zeros<T>({hidden, hidden}), "rnn.W"),
+      b(xt::zeros<T>({std::size_t{1}, hidden}), "rnn.b") {
   check_sizes("RNNCell", in, hidden);
   Rng rng(seed);
-  U.value = scaled_randn(rng, in, hidden);
-  W.value = scaled_randn(rng, hidden, hidden);
+  U.value = scaled_randn<T>(rng, in, hidden);
+  W.value = scaled_randn<T>(rng, hidden, hidden);
 }
 
-Var RNNCell::operator()(Tape& tape, const Var& x, const Var& s) {
+template <class T>
+BasicVar<T> BasicRNNCell<T>::operator()(Tape& tape, const Var& x, const Var& s) {
   return tanh(matmul(x, tape.param(U)) + matmul(s, tape.param(W)) + tape.param(b));
 }
 
-GRUCell::GRUCell(std::size_t in, std::size_t hidden, std::uint64_t seed)
-    : Wx(xt::zeros<double>({in, 3 * hidden}), "gru.Wx"),
-      Urz(xt::zeros<double>({hidden, 2 * hidden}), "gru.Urz"),
-      Uh(xt::zeros<double>({hidden, hidden}), "gru.Uh"),
-      b(xt::zeros<double>({std::size_t{1}, 3 * hidden}), "gru.b") {
+template <class T>
+BasicGRUCell<T>::BasicGRUCell(std::size_t in, std::size_t hidden, std::uint64_t seed)
+    : Wx(xt::zeros<T>({in, 3 * hidden}), "gru.Wx"),
+      Urz(xt::zeros<T>({hidden, 2 * hidden}), "gru.Urz"),
+      Uh(xt::zeros<T>({hidden, hidden}), "gru.Uh"),
+      b(xt::zeros<T>({std::size_t{1}, 3 * hidden}), "gru.b") {
   check_sizes("GRUCell", in, hidden);
   Rng rng(seed);
-  Wx.value = scaled_randn(rng, in, 3 * hidden);
-  Urz.value = scaled_randn(rng, hidden, 2 * hidden);
-  Uh.value = scaled_randn(rng, hidden, hidden);
+  Wx.value = scaled_randn<T>(rng, in, 3 * hidden);
+  Urz.value = scaled_randn<T>(rng, hidden, 2 * hidden);
+  Uh.value = scaled_randn<T>(rng, hidden, hidden);
 }
 
-Var GRUCell::operator()(Tape& tape, const Var& x, const Var& h) {
+template <class T>
+BasicVar<T> BasicGRUCell<T>::operator()(Tape& tape, const Var& x, const Var& h) {
   const std::size_t H = hidden();
   const Var xw = matmul(x, tape.param(Wx)) + tape.param(b);  // [B x 3H]
   const Var gates = sigmoid(slice_cols(xw, 0, 2 * H) + matmul(h, tape.param(Urz)));
@@ -68,36 +76,39 @@ Var GRUCell::operator()(Tape& tape, const Var& x, const Var& h) {
   return z * h + (1.0 - z) * candidate;
 }
 
-Matrix causal_mask(const std::vector<std::size_t>& lengths) {
+template <class T>
+BasicMatrix<T> causal_mask(const std::vector<std::size_t>& lengths) {
   std::size_t n = 0;
   for (std::size_t len : lengths) n += len;
-  Matrix mask = xt::full_like(Matrix::from_shape({n, n}), -1e9);
+  BasicMatrix<T> mask = xt::full_like(BasicMatrix<T>::from_shape({n, n}), T(-1e9));
   std::size_t start = 0;
   for (std::size_t len : lengths) {
     for (std::size_t i = 0; i < len; ++i) {
-      for (std::size_t j = 0; j <= i; ++j) mask(start + i, start + j) = 0.0;
+      for (std::size_t j = 0; j <= i; ++j) mask(start + i, start + j) = 0;
     }
     start += len;
   }
   return mask;
 }
 
-SelfAttention::SelfAttention(std::size_t dim, std::size_t heads_, std::uint64_t seed)
+template <class T>
+BasicSelfAttention<T>::BasicSelfAttention(std::size_t dim, std::size_t heads_, std::uint64_t seed)
     : heads(heads_),
-      Wq(xt::zeros<double>({dim, dim}), "attention.Wq"),
-      Wk(xt::zeros<double>({dim, dim}), "attention.Wk"),
-      Wv(xt::zeros<double>({dim, dim}), "attention.Wv"),
-      Wo(xt::zeros<double>({dim, dim}), "attention.Wo") {
+      Wq(xt::zeros<T>({dim, dim}), "attention.Wq"),
+      Wk(xt::zeros<T>({dim, dim}), "attention.Wk"),
+      Wv(xt::zeros<T>({dim, dim}), "attention.Wv"),
+      Wo(xt::zeros<T>({dim, dim}), "attention.Wo") {
   check_sizes("SelfAttention", dim, heads);
   if (dim % heads != 0) {
     throw std::invalid_argument("SelfAttention: " + std::to_string(heads) +
                                 " heads do not divide the size " + std::to_string(dim));
   }
   Rng rng(seed);
-  for (Parameter* p : parameters()) p->value = scaled_randn(rng, dim, dim);
+  for (Parameter* p : parameters()) p->value = scaled_randn<T>(rng, dim, dim);
 }
 
-Var SelfAttention::operator()(Tape& tape, const Var& x, const Var& mask) {
+template <class T>
+BasicVar<T> BasicSelfAttention<T>::operator()(Tape& tape, const Var& x, const Var& mask) {
   const std::size_t d = Wq.value.shape(0), dh = d / heads;
   const Var q = matmul(x, tape.param(Wq)), k = matmul(x, tape.param(Wk)), v = matmul(x, tape.param(Wv));
   std::vector<Var> outputs;
@@ -110,20 +121,36 @@ Var SelfAttention::operator()(Tape& tape, const Var& x, const Var& mask) {
   return matmul(heads == 1 ? outputs[0] : concat(outputs, 1), tape.param(Wo));
 }
 
-TransformerBlock::TransformerBlock(std::size_t dim, std::size_t heads, std::uint64_t seed)
+template <class T>
+BasicTransformerBlock<T>::BasicTransformerBlock(std::size_t dim, std::size_t heads, std::uint64_t seed)
     : attention(dim, heads, Rng(seed).bits()),
       up(dim, 4 * dim, Rng(seed + 1).bits()),
       down(4 * dim, dim, Rng(seed + 2).bits()) {}
 
-Var TransformerBlock::operator()(Tape& tape, const Var& x, const Var& mask) {
+template <class T>
+BasicVar<T> BasicTransformerBlock<T>::operator()(Tape& tape, const Var& x, const Var& mask) {
   const Var a = x + attention(tape, x, mask);
   return a + down(tape, relu(up(tape, a)));
 }
 
-std::vector<Parameter*> TransformerBlock::parameters() {
+template <class T>
+std::vector<BasicParameter<T>*> BasicTransformerBlock<T>::parameters() {
   std::vector<Parameter*> ps = attention.parameters();
   for (Parameter* p : {&up.W, &up.b, &down.W, &down.b}) ps.push_back(p);
   return ps;
 }
+
+template class BasicEmbedding<double>;
+template class BasicEmbedding<float>;
+template class BasicRNNCell<double>;
+template class BasicRNNCell<float>;
+template class BasicGRUCell<double>;
+template class BasicGRUCell<float>;
+template class BasicSelfAttention<double>;
+template class BasicSelfAttention<float>;
+template class BasicTransformerBlock<double>;
+template class BasicTransformerBlock<float>;
+template BasicMatrix<double> causal_mask(const std::vector<std::size_t>&);
+template BasicMatrix<float> causal_mask(const std::vector<std::size_t>&);
 
 }  // namespace nn

@@ -49,10 +49,11 @@ bool is_model_file(const std::string& name) {
 }
 
 // "nan", "inf" or "-inf" and where, for the first non-finite element of m; empty if all are finite.
-std::string first_non_finite(const Matrix& m) {
+template <class T>
+std::string first_non_finite(const BasicMatrix<T>& m) {
   for (std::size_t r = 0; r < m.shape(0); ++r) {
     for (std::size_t c = 0; c < m.shape(1); ++c) {
-      const double v = m(r, c);
+      const double v = static_cast<double>(m(r, c));
       if (!std::isfinite(v)) {
         return "element (" + std::to_string(r) + ", " + std::to_string(c) + ") is " +
                (std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
@@ -62,8 +63,16 @@ std::string first_non_finite(const Matrix& m) {
   return {};
 }
 
-Matrix load_param(const fs::path& path, std::size_t rows, std::size_t cols) {
-  const Matrix m = load_npy_matrix(path.string());
+// One parameter file, of the dtype model.txt gives, as a matrix of T (rounded if T is narrower).
+template <class T>
+BasicMatrix<T> load_param(const fs::path& path, std::size_t rows, std::size_t cols,
+                          const std::string& dtype) {
+  std::string file_dtype;
+  BasicMatrix<T> m = load_npy_matrix<T>(path.string(), &file_dtype);
+  if (file_dtype != dtype) {
+    throw std::runtime_error(path.string() + ": dtype " + file_dtype + ", but model.txt says " +
+                             dtype);
+  }
   if (m.shape(0) != rows || m.shape(1) != cols) {
     throw std::runtime_error(path.string() + ": shape " + autograd::shape_str(m) +
                              ", but model.txt says [" + std::to_string(rows) + " x " +
@@ -71,10 +80,17 @@ Matrix load_param(const fs::path& path, std::size_t rows, std::size_t cols) {
   }
   const std::string bad = first_non_finite(m);
   if (!bad.empty()) {
-    throw std::runtime_error(path.string() + ": " + bad + "; a model's parameters must be finite");
+    const bool rounded = file_dtype != autograd::dtype_name<T>();
+    throw std::runtime_error(path.string() + ": " + bad +
+                             (rounded ? std::string(" in ") + autograd::dtype_name<T>() +
+                                            " (the " + file_dtype + " value does not fit)"
+                                      : std::string()) +
+                             "; a model's parameters must be finite");
   }
   return m;
 }
+
+bool is_dtype(const std::string& name) { return name == "float64" || name == "float32"; }
 
 // The folder a save path names: "exp/", "exp/." and "./exp" all name exp, "." the current folder.
 struct Target {
@@ -189,10 +205,11 @@ void check_save_target(const std::string& folder) {
   }
 }
 
-void save_model(const MLP& model, const std::string& folder) {
+template <class T>
+void save_model(const BasicMLP<T>& model, const std::string& folder) {
   const std::string context = "cannot save the model to '" + folder + "': ";
   for (std::size_t i = 0; i < model.layers().size(); ++i) {
-    const Dense& layer = model.layers()[i];
+    const BasicDense<T>& layer = model.layers()[i];
     for (const auto& [param, what] : {std::pair{&layer.W, "W"}, std::pair{&layer.b, "b"}}) {
       const std::string bad = first_non_finite(param->value);
       if (!bad.empty()) {
@@ -214,14 +231,15 @@ void save_model(const MLP& model, const std::string& folder) {
   fs::path previous;
   try {
     for (std::size_t i = 0; i < model.layers().size(); ++i) {
-      const Dense& layer = model.layers()[i];
+      const BasicDense<T>& layer = model.layers()[i];
       xt::dump_npy((staging / param_file(i, "W")).string(), layer.W.value);
       xt::dump_npy((staging / param_file(i, "b")).string(), layer.b.value);
     }
     std::ofstream out(staging / manifest_name);
     out << format_line << "\nactivation " << to_string(model.activation()) << "\nsizes";
     for (std::size_t s : model.sizes()) out << ' ' << s;
-    out << '\n';
+    out << "\ndtype " << autograd::dtype_name<T>() << '\n';
+    if (!model.converted_from().empty()) out << "converted_from " << model.converted_from() << '\n';
     out.close();
     if (!out) throw std::runtime_error("writing " + (staging / manifest_name).string() + " failed");
     // Checked again: the folder may have changed while the model trained or was written.
@@ -257,11 +275,21 @@ void save_model(const MLP& model, const std::string& folder) {
   }
 }
 
-MLP load_model(const std::string& folder) {
+namespace {
+
+struct Manifest {
+  Activation activation = Activation::tanh;
+  std::vector<std::size_t> sizes;
+  std::string dtype = "float64";
+  std::string converted_from;
+};
+
+Manifest read_manifest(const std::string& folder) {
   const fs::path manifest = fs::path(folder) / manifest_name;
   std::ifstream in(manifest);
   if (!in) throw std::runtime_error("cannot open '" + manifest.string() + "'");
   const std::string where = manifest.string() + ": line ";
+  Manifest m;
   std::string line;
   if (!std::getline(in, line) || line != format_line) {
     throw std::runtime_error(where + "1: expected '" + format_line + "'");
@@ -270,13 +298,12 @@ MLP load_model(const std::string& folder) {
   if (!std::getline(in, line) || !(std::istringstream(line) >> key >> name) || key != "activation") {
     throw std::runtime_error(where + "2: expected 'activation tanh|sigmoid|relu'");
   }
-  Activation activation;
   try {
-    activation = parse_activation(name);
+    m.activation = parse_activation(name);
   } catch (const std::exception& e) {
     throw std::runtime_error(where + "2: " + e.what());
   }
-  std::vector<std::size_t> sizes;
+  std::vector<std::size_t>& sizes = m.sizes;
   if (std::getline(in, line)) {
     std::istringstream fields(line);
     fields >> key;
@@ -297,6 +324,37 @@ MLP load_model(const std::string& folder) {
     throw std::runtime_error(where + "3: sizes give more than the " +
                              std::to_string(max_parameters) + " parameters allowed");
   }
+  // Optional lines after the sizes: the parameters' dtype (float64 if absent, as in the files of
+  // earlier versions) and the precision they were converted from, if they were.
+  std::string& dtype = m.dtype;
+  std::string& converted_from = m.converted_from;
+  bool seen_dtype = false, seen_converted = false;
+  for (int number = 4; std::getline(in, line); ++number) {
+    std::istringstream fields(line);
+    std::string value, extra;
+    fields >> key >> value;
+    bool* seen = key == "dtype" ? &seen_dtype : key == "converted_from" ? &seen_converted : nullptr;
+    if (seen == nullptr || *seen || !is_dtype(value) || (fields >> extra)) {
+      throw std::runtime_error(where + std::to_string(number) +
+                               ": expected 'dtype float64|float32' or 'converted_from " +
+                               "float64|float32', each at most once");
+    }
+    *seen = true;
+    (key == "dtype" ? dtype : converted_from) = value;
+  }
+  return m;
+}
+
+}  // namespace
+
+std::string saved_dtype(const std::string& folder) { return read_manifest(folder).dtype; }
+
+template <class T>
+BasicMLP<T> load_model(const std::string& folder) {
+  const Manifest m = read_manifest(folder);
+  const std::vector<std::size_t>& sizes = m.sizes;
+  const std::string& dtype = m.dtype;
+  const fs::path manifest = fs::path(folder) / manifest_name;
   // A layer file the manifest does not list means the manifest and the weights disagree.
   const std::size_t layer_count = sizes.size() - 1;
   std::error_code ec;
@@ -308,13 +366,22 @@ MLP load_model(const std::string& folder) {
                                " lists");
     }
   }
-  std::vector<Dense> layers;
+  std::vector<BasicDense<T>> layers;
   for (std::size_t i = 0; i < layer_count; ++i) {
-    Matrix W = load_param(fs::path(folder) / param_file(i, "W"), sizes[i], sizes[i + 1]);
-    Matrix b = load_param(fs::path(folder) / param_file(i, "b"), 1, sizes[i + 1]);
+    BasicMatrix<T> W =
+        load_param<T>(fs::path(folder) / param_file(i, "W"), sizes[i], sizes[i + 1], dtype);
+    BasicMatrix<T> b = load_param<T>(fs::path(folder) / param_file(i, "b"), 1, sizes[i + 1], dtype);
     layers.emplace_back(std::move(W), std::move(b));
   }
-  return MLP(std::move(layers), activation);
+  BasicMLP<T> model(std::move(layers), m.activation);
+  // Loaded in another precision: the model says so, and so will its manifest when it is saved.
+  model.set_converted_from(dtype != autograd::dtype_name<T>() ? dtype : m.converted_from);
+  return model;
 }
+
+template void save_model(const BasicMLP<double>&, const std::string&);
+template void save_model(const BasicMLP<float>&, const std::string&);
+template BasicMLP<double> load_model(const std::string&);
+template BasicMLP<float> load_model(const std::string&);
 
 }  // namespace nn

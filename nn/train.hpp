@@ -32,10 +32,22 @@ struct Progress {
 
 // Trains model in place; on_log (optional) is called at each report. Returns the reports. Throws
 // std::runtime_error naming the pass as soon as the loss is not finite (a diverged run).
-std::vector<Progress> train(MLP& model, const Dataset& data, const TrainOptions& options,
+// A float32 model (BasicMLP<float>) trains in float32 throughout: data.X is rounded to float32
+// once, before the first pass, and the optimiser works in float32.
+template <class T>
+std::vector<Progress> train(BasicMLP<T>& model, const Dataset& data, const TrainOptions& options,
                             const std::function<void(const Progress&)>& on_log = {});
 
-// The blog's calculate_loss: (Σ cross-entropy + reg/2 · Σ|W|²) / N, evaluated without recording.
-double reported_loss(MLP& model, const Dataset& data, double reg);
+// The blog's calculate_loss: (Σ cross-entropy + reg/2 · Σ|W|²) / N, evaluated without recording
+// (in the model's precision; the result is widened to double).
+template <class T>
+double reported_loss(BasicMLP<T>& model, const Dataset& data, double reg);
+
+extern template std::vector<Progress> train(BasicMLP<double>&, const Dataset&, const TrainOptions&,
+                                            const std::function<void(const Progress&)>&);
+extern template std::vector<Progress> train(BasicMLP<float>&, const Dataset&, const TrainOptions&,
+                                            const std::function<void(const Progress&)>&);
+extern template double reported_loss(BasicMLP<double>&, const Dataset&, double);
+extern template double reported_loss(BasicMLP<float>&, const Dataset&, double);
 
 }  // namespace nn

@@ -34,6 +34,25 @@ out=$("$moons" --classes 3 --samples 300 --load "$work/model" --out "$work/ex2" 
 loaded=$(grep -o "held-out accuracy [0-9.]*%" <<<"$out")
 [ "$trained" = "$loaded" ] || fail "loaded model scores '$loaded', trained one '$trained'"
 
+# --dtype float32: a float32 model trained on the same data, saved as <f4 files with its dtype, and
+# loaded back as it was saved (or converted, and said so, with --dtype float64).
+out=$("$moons" --dtype float32 --hidden 8 --samples 300 --passes 300 --log-every 100 \
+        --save "$work/model32" --out "$work/f32" 2>&1) || fail "--dtype float32 exited non-zero: $out"
+grep -qF "float32)" <<<"$out" || fail "--dtype float32 does not say it trains in float32: $out"
+trained32=$(grep -o "held-out accuracy [0-9.]*%" <<<"$out")
+[ -n "$trained32" ] || fail "--dtype float32 printed no accuracy: $out"
+grep -qx "dtype float32" "$work/model32/model.txt" || fail "a float32 model.txt lacks 'dtype float32'"
+grep -qaF "'descr': '<f4'" "$work/model32/layer0_W.npy" || fail "a float32 model's layer0_W.npy is not <f4"
+out=$("$moons" --samples 300 --load "$work/model32" --out "$work/f32b" 2>&1) || fail "--load of a float32 model exited non-zero: $out"
+grep -qF "(float32) from" <<<"$out" || fail "--load of a float32 model did not keep float32: $out"
+[ "$(grep -o "held-out accuracy [0-9.]*%" <<<"$out")" = "$trained32" ] || fail "the loaded float32 model scores differently: $out"
+out=$("$moons" --samples 300 --load "$work/model32" --dtype float64 --out "$work/f32c" 2>&1) || fail "--load --dtype float64 exited non-zero: $out"
+grep -qF "converted from float32" <<<"$out" || fail "--load of a float32 model as float64 does not say it converted: $out"
+out=$("$moons" --dtype float32 --passes 300 --sweep 1 --out "$work/walk32" 2>&1) || fail "float32 walkthrough exited non-zero: $out"
+grep -qF "Loss after iteration 0: 0.4323" <<<"$out" || fail "float32 walkthrough does not print about the post's first loss: $out"
+expect_error "--dtype: 'float16' is not one of float64, float32" --dtype float16
+"$moons" --help | grep -qF -- "--dtype" || fail "--help does not list --dtype"
+
 expect_error "--rate: 'abc' is not a number" --rate abc
 # The range is printed so that the rejected value is visibly outside it (found by fuzz_cli: it
 # read "[0.000000, 1000.000000]").

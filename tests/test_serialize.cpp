@@ -172,3 +172,90 @@ TEST_CASE("load_model refuses non-finite weights, extra layer files and huge siz
     CHECK_THROWS_WITH(nn::load_model(dir), Contains("model.txt: line 3") && Contains("100000000"));
   }
 }
+
+namespace {
+
+// The dtype string in a .npy file's header, e.g. "<f4".
+std::string npy_descr(const fs::path& path) {
+  const std::string text = read(path);
+  const std::size_t at = text.find("'descr': '");
+  return at == std::string::npos ? "" : text.substr(at + 10, 3);
+}
+
+}  // namespace
+
+TEST_CASE("a float32 model saves <f4 files and its dtype, and loads back bit for bit", "[serialize][float32]") {
+  const TempDir tmp;
+  const std::string dir = tmp.path("m");
+  nn::f32::MLP model({2, 5, 3}, nn::Activation::relu, 7);
+  nn::save_model(model, dir);
+  for (const char* f : {"layer0_W.npy", "layer0_b.npy", "layer1_W.npy", "layer1_b.npy"}) {
+    CAPTURE(f);
+    CHECK(npy_descr(tmp.path() / "m" / f) == "<f4");
+  }
+  CHECK(read(tmp.path() / "m" / "model.txt") ==
+        "autograd-mlp 1\nactivation relu\nsizes 2 5 3\ndtype float32\n");
+  CHECK(nn::saved_dtype(dir) == "float32");
+  nn::f32::MLP loaded = nn::load_model<float>(dir);
+  CHECK(loaded.converted_from().empty());
+  CHECK(loaded.sizes() == model.sizes());
+  for (std::size_t i = 0; i < 2; ++i) {
+    CHECK((loaded.layers()[i].W.value == model.layers()[i].W.value));
+    CHECK((loaded.layers()[i].b.value == model.layers()[i].b.value));
+  }
+  // Saved again unchanged: the same files, and still replaceable by a float64 model.
+  nn::save_model(loaded, dir);
+  CHECK(read(tmp.path() / "m" / "model.txt") ==
+        "autograd-mlp 1\nactivation relu\nsizes 2 5 3\ndtype float32\n");
+  nn::save_model(small_model(1), dir);
+  CHECK(npy_descr(tmp.path() / "m" / "layer0_W.npy") == "<f8");
+  CHECK(nn::saved_dtype(dir) == "float64");
+}
+
+TEST_CASE("loading in the other precision converts and says so in the manifest", "[serialize][float32]") {
+  const TempDir tmp;
+  nn::MLP model64 = small_model(3);
+  nn::save_model(model64, tmp.path("m64"));
+  SECTION("float64 files into a float32 model") {
+    nn::f32::MLP model32 = nn::load_model<float>(tmp.path("m64"));
+    CHECK(model32.converted_from() == "float64");
+    CHECK((model32.layers()[0].W.value == xt::cast<float>(model64.layers()[0].W.value)));
+    nn::save_model(model32, tmp.path("m32"));
+    CHECK(read(tmp.path() / "m32" / "model.txt") ==
+          "autograd-mlp 1\nactivation tanh\nsizes 2 3 2\ndtype float32\nconverted_from float64\n");
+    CHECK(npy_descr(tmp.path() / "m32" / "layer1_W.npy") == "<f4");
+    // Loaded again as float32, the record of the conversion stays.
+    CHECK(nn::load_model<float>(tmp.path("m32")).converted_from() == "float64");
+    // And back to float64: converted from float32 now; the values are the rounded ones.
+    nn::MLP back = nn::load_model(tmp.path("m32"));
+    CHECK(back.converted_from() == "float32");
+    CHECK((back.layers()[0].W.value == xt::cast<double>(model32.layers()[0].W.value)));
+  }
+  SECTION("a float64 file without a dtype line (an older version's) is float64") {
+    std::ofstream(tmp.path() / "m64" / "model.txt") << "autograd-mlp 1\nactivation tanh\nsizes 2 3 2\n";
+    nn::MLP loaded = nn::load_model(tmp.path("m64"));
+    CHECK(loaded.converted_from().empty());
+    CHECK(same_weights(loaded, model64));
+    CHECK(nn::load_model<float>(tmp.path("m64")).converted_from() == "float64");
+  }
+  SECTION("a float64 value too large for float32 is refused, not made infinite") {
+    autograd::Matrix W = model64.layers()[0].W.value;
+    W(1, 1) = 1e300;
+    xt::dump_npy((tmp.path() / "m64" / "layer0_W.npy").string(), W);
+    CHECK_NOTHROW(nn::load_model(tmp.path("m64")));
+    CHECK_THROWS_WITH(nn::load_model<float>(tmp.path("m64")),
+                      Contains("layer0_W.npy") && Contains("inf") && Contains("float32"));
+  }
+  SECTION("weight files of another dtype than model.txt gives") {
+    const xt::xtensor<float, 2> W = xt::cast<float>(model64.layers()[0].W.value);
+    xt::dump_npy((tmp.path() / "m64" / "layer0_W.npy").string(), W);
+    CHECK_THROWS_WITH(nn::load_model(tmp.path("m64")),
+                      Contains("layer0_W.npy") && Contains("float32") && Contains("float64"));
+  }
+  SECTION("a bad dtype line") {
+    std::ofstream(tmp.path() / "m64" / "model.txt")
+        << "autograd-mlp 1\nactivation tanh\nsizes 2 3 2\ndtype float16\n";
+    CHECK_THROWS_WITH(nn::load_model(tmp.path("m64")), Contains("model.txt: line 4") && Contains("dtype float64|float32"));
+    CHECK_THROWS_WITH(nn::saved_dtype(tmp.path("m64")), Contains("model.txt: line 4"));
+  }
+}

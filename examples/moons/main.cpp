@@ -9,6 +9,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <fcntl.h>
@@ -39,19 +40,28 @@ nn::Dataset blog_moons() {
   return d;
 }
 
-// The blog's network for hidden size h, from the blog's own initial weights where it has them.
-nn::MLP blog_network(std::size_t h, std::uint64_t seed) {
+// The blog's network for hidden size h, from the blog's own initial weights where it has them
+// (rounded to float32 for a float32 network).
+template <class T>
+nn::BasicMLP<T> blog_network(std::size_t h, std::uint64_t seed) {
+  using M = autograd::BasicMatrix<T>;
   for (const auto& w : blog_data::initial_weights) {
     if (w.hidden != h) continue;
-    Matrix W1 = Matrix::from_shape({2, h}), W2 = Matrix::from_shape({h, 2});
+    M W1 = M::from_shape({2, h}), W2 = M::from_shape({h, 2});
     std::copy(w.W1, w.W1 + 2 * h, W1.begin());
     std::copy(w.W2, w.W2 + 2 * h, W2.begin());
-    std::vector<nn::Dense> layers;
-    layers.emplace_back(W1, xt::zeros<double>({std::size_t{1}, h}));
-    layers.emplace_back(W2, xt::zeros<double>({std::size_t{1}, std::size_t{2}}));
-    return nn::MLP(std::move(layers), nn::Activation::tanh);
+    std::vector<nn::BasicDense<T>> layers;
+    layers.emplace_back(W1, xt::zeros<T>({std::size_t{1}, h}));
+    layers.emplace_back(W2, xt::zeros<T>({std::size_t{1}, std::size_t{2}}));
+    return nn::BasicMLP<T>(std::move(layers), nn::Activation::tanh);
   }
-  return nn::MLP({2, h, 2}, nn::Activation::tanh, seed);
+  return nn::BasicMLP<T>({2, h, 2}, nn::Activation::tanh, seed);
+}
+
+// ", float32" for a float32 model, nothing for float64 (the post's own precision).
+template <class T>
+std::string precision_note() {
+  return std::is_same_v<T, float> ? ", float32" : "";
 }
 
 std::string percent(double fraction) {
@@ -66,7 +76,8 @@ std::string join(const std::vector<std::size_t>& xs, const char* sep) {
   return s;
 }
 
-plot::Predict predictor(nn::MLP& model) {
+template <class T>
+plot::Predict predictor(nn::BasicMLP<T>& model) {
   return [&model](const Matrix& X) { return model.predict(X); };
 }
 
@@ -99,7 +110,8 @@ struct Output {
 
 // Trains with progress lines like the post's ("Loss after iteration 0: 0.432387"), plus accuracy
 // and time; keeps every 100th pass for the loss curve.
-std::vector<nn::Progress> train_logged(nn::MLP& model, const nn::Dataset& data,
+template <class T>
+std::vector<nn::Progress> train_logged(nn::BasicMLP<T>& model, const nn::Dataset& data,
                                        nn::TrainOptions options, std::size_t print_every) {
   options.log_every = print_every == 0 ? 0 : std::min<std::size_t>(100, print_every);
   return nn::train(model, data, options, [&](const nn::Progress& p) {
@@ -127,6 +139,7 @@ nn::TrainOptions blog_training(const moons::Options& o) {
   return t;
 }
 
+template <class T>
 int walkthrough(const moons::Options& o) {
   const Output out(o.out);
   const nn::Dataset data = blog_moons();
@@ -137,7 +150,7 @@ int walkthrough(const moons::Options& o) {
   out.write(plot::scatter(data.X, data.y, 2, "make_moons(200, noise=0.20)"), "1-data.png");
 
   std::cout << "\n2. Logistic regression (the same ops with no hidden layer)\n";
-  nn::MLP linear({2, 2}, nn::Activation::tanh, o.seed);
+  nn::BasicMLP<T> linear({2, 2}, nn::Activation::tanh, o.seed);
   train_logged(linear, data, blog_training(o), 0);
   const double linear_acc = nn::accuracy(linear.predict(data.X), data.y);
   std::cout << "  training accuracy " << percent(linear_acc) << ", held-out "
@@ -147,8 +160,8 @@ int walkthrough(const moons::Options& o) {
             "2-logistic-regression.png");
 
   std::cout << "\n3. A network with a hidden layer of size 3 (rate 0.01, reg 0.01, " << o.passes
-            << " passes)\n";
-  nn::MLP net = blog_network(3, o.seed);
+            << " passes" << precision_note<T>() << ")\n";
+  nn::BasicMLP<T> net = blog_network<T>(3, o.seed);
   const auto log = train_logged(net, data, blog_training(o), o.log_every);
   const double acc = nn::accuracy(net.predict(data.X), data.y);
   std::cout << "  training accuracy " << percent(acc) << "\n";
@@ -164,7 +177,7 @@ int walkthrough(const moons::Options& o) {
   for (std::size_t h : o.sweep) {
     std::printf("  %-8zu ", h);  // the row names the model while it trains
     std::fflush(stdout);
-    nn::MLP m = blog_network(h, o.seed);
+    nn::BasicMLP<T> m = blog_network<T>(h, o.seed);
     nn::TrainOptions t = blog_training(o);
     t.log_every = 0;
     const auto start = std::chrono::steady_clock::now();
@@ -207,7 +220,9 @@ std::string format_number(double v) {
 }
 
 // The network of --hidden for these data, within the limits on networks.
-nn::MLP new_model(const moons::Options& o, const nn::Dataset& data, const std::string& data_name) {
+template <class T>
+nn::BasicMLP<T> new_model(const moons::Options& o, const nn::Dataset& data,
+                          const std::string& data_name) {
   std::vector<std::size_t> sizes{data.X.shape(1)};
   sizes.insert(sizes.end(), o.hidden.begin(), o.hidden.end());
   sizes.push_back(static_cast<std::size_t>(data.classes));
@@ -223,11 +238,12 @@ nn::MLP new_model(const moons::Options& o, const nn::Dataset& data, const std::s
                              " parameters, more than the " + std::to_string(nn::max_parameters) +
                              " allowed");
   }
-  return nn::MLP(sizes, nn::parse_activation(o.activation), o.seed);
+  return nn::BasicMLP<T>(sizes, nn::parse_activation(o.activation), o.seed);
 }
 
 // A loaded model must take the data's features and give one output per class.
-void check_fit(const nn::MLP& model, const nn::Dataset& data, const std::string& folder,
+template <class T>
+void check_fit(const nn::BasicMLP<T>& model, const nn::Dataset& data, const std::string& folder,
                const std::string& data_name) {
   const std::size_t inputs = model.sizes().front();
   const std::size_t outputs = model.sizes().back();
@@ -242,6 +258,7 @@ void check_fit(const nn::MLP& model, const nn::Dataset& data, const std::string&
 }
 
 // One model: the post's exercises (minibatches, schedules, activations, 3 classes, more layers).
+template <class T>
 int single_model(const moons::Options& o) {
   if (!o.save.empty() && within(folder_key(o.out), folder_key(o.save))) {
     throw std::runtime_error("--out and --save: the pictures' folder '" + o.out +
@@ -260,7 +277,8 @@ int single_model(const moons::Options& o) {
                              "; a classifier needs at least 2 classes");
   }
 
-  nn::MLP model = o.load.empty() ? new_model(o, data, data_name) : nn::load_model(o.load);
+  nn::BasicMLP<T> model =
+      o.load.empty() ? new_model<T>(o, data, data_name) : nn::load_model<T>(o.load);
   if (!o.load.empty()) check_fit(model, data, o.load, data_name);
   const auto [train_set, test_set] = nn::train_test_split(data, 0.2, o.seed);
   if (!o.save.empty()) nn::check_save_target(o.save);
@@ -278,7 +296,7 @@ int single_model(const moons::Options& o) {
     t.seed = o.seed;
     std::cout << "Training " << name << " on " << train_set.y.size() << " points (" << o.optimizer
               << ", batch " << (o.batch_size == 0 ? std::string("all") : std::to_string(o.batch_size))
-              << ", rate " << o.rate << " " << o.schedule << ")\n";
+              << ", rate " << o.rate << " " << o.schedule << precision_note<T>() << ")\n";
     try {
       log = train_logged(model, train_set, t, o.log_every);
     } catch (const std::runtime_error& e) {
@@ -288,7 +306,12 @@ int single_model(const moons::Options& o) {
       throw std::runtime_error(flags + ": " + e.what());
     }
   } else {
-    std::cout << "Loaded " << name << " from " << o.load << "\n";
+    std::cout << "Loaded " << name << " (" << autograd::dtype_name<T>() << ") from " << o.load;
+    if (!model.converted_from().empty()) {
+      std::cout << ", converted from " << model.converted_from() << " (--dtype "
+                << autograd::dtype_name<T>() << ")";
+    }
+    std::cout << "\n";
   }
   const double train_acc = nn::accuracy(model.predict(train_set.X), train_set.y);
   const double test_acc = nn::accuracy(model.predict(test_set.X), test_set.y);
@@ -316,7 +339,13 @@ int main(int argc, char** argv) {
       std::cout << moons::usage();
       return 0;
     }
-    return o.walkthrough ? walkthrough(o) : single_model(o);
+    // --load without --dtype keeps the precision the model was saved in.
+    const std::string dtype =
+        !o.dtype.empty()                     ? o.dtype
+        : !o.walkthrough && !o.load.empty() ? nn::saved_dtype(o.load)
+                                            : "float64";
+    if (dtype == "float32") return o.walkthrough ? walkthrough<float>(o) : single_model<float>(o);
+    return o.walkthrough ? walkthrough<double>(o) : single_model<double>(o);
   } catch (const std::exception& e) {
     std::cerr << "moons: error: " << e.what() << "\n";
     return 1;

@@ -135,6 +135,8 @@ Any model flag trains one model instead (the post's exercises):
                        or empty folder, or over a model saved before; nothing else is replaced
   --load DIR           evaluate a saved model instead of training
 Always:
+  --dtype NAME         float64 or float32: the precision of the models, their training and
+                       their saved files (default float64; with --load, the model's own)
   --passes N           passes through the training data (default 20000)
   --log-every N        passes between progress lines; 0 = none (default 1000)
   --sweep LIST         hidden sizes of the walkthrough's sweep (default 1,2,3,4,5,20,50)
@@ -185,6 +187,7 @@ Options parse(const std::vector<std::string>& args) {
       else if (flag == "--passes") o.passes = to_count(flag, value, false);
       else if (flag == "--log-every") o.log_every = to_count(flag, value, true);
       else if (flag == "--out") o.out = value;
+      else if (flag == "--dtype") o.dtype = one_of(flag, value, {"float64", "float32"});
       else throw std::invalid_argument("unknown flag '" + flag + "' (see --help)");
     }
     if (value.empty() && (flag == "--data" || flag == "--labels" || flag == "--save" || flag == "--load" || flag == "--out")) {

@@ -34,6 +34,9 @@ struct Options {
   std::string out = "moons-out";
   std::string save;
   std::string load;
+  // "float64" or "float32"; empty when --dtype is not given: float64, except that --load keeps the
+  // precision the model was saved in.
+  std::string dtype;
 };
 
 // Throws std::invalid_argument naming the flag and the value.

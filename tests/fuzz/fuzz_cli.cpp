@@ -62,6 +62,9 @@ void check_options(const moons::Options& o) {
     fuzz::finding("accepted activation '" + o.activation + "'");
   }
   if (o.out.empty()) fuzz::finding("accepted an empty --out");
+  if (!o.dtype.empty() && o.dtype != "float64" && o.dtype != "float32") {
+    fuzz::finding("accepted --dtype '" + o.dtype + "'");
+  }
   const bool npy = o.data.size() >= 4 && o.data.compare(o.data.size() - 4, 4, ".npy") == 0;
   if (npy == o.labels.empty()) fuzz::finding("accepted --labels without a .npy --data, or the reverse");
 }
