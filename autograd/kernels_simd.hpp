@@ -65,9 +65,8 @@ xsimd::batch<double, Arch> tanh_in_range(const xsimd::batch<double, Arch>& x_sig
 
 // e^y in float lanes for y in [-87.33, 88.72], where the result is a normal float (e^y >= 2^-126 from
 // y = -87.3365; e^y <= FLT_MAX up to y = 88.7228); the caller makes sure.
-// y = k·ln2 + r with k an integer and |r| <= ln2/2. ln2 in two parts (Cody and Waite): ln2_hi is
-// ln2 rounded to float, ln2_lo the rest (together ln2 to 9e-17); with fma, y − k·ln2_hi is exact
-// (k has at most 8 bits), so r is y's remainder to full precision. e^r by its Taylor series to r^8,
+// y = k·ln2 + r with k an integer and |r| <= ln2/2. ln2 in two parts (Cody and Waite, as below),
+// so that r is y's remainder to full precision. e^r by its Taylor series to r^8,
 // whose truncation error (with the coefficients rounded to float) is below 1e-10 relative, 1/300 of
 // float's smallest relative half-ulp 2^-25. 2^k goes into the exponent bits (bias 127, shift 23) in
 // two factors 2^(k>>1)·2^(k − (k>>1)): k reaches 128 near y = 88.72, which one float exponent
@@ -79,7 +78,11 @@ xsimd::batch<float, Arch> exp_in_range(const xsimd::batch<float, Arch>& y) {
   const batch shift(0x1.8p23f);  // adding it rounds to an integer, which lands in the low bits
   const batch k_shifted = xsimd::fma(y, batch(1.44269504088896341f), shift);  // y / ln2 + shift
   const batch k = k_shifted - shift;
-  const batch r = xsimd::fnma(k, batch(0x1.62e43p-1f), y) - k * batch(-0x1.05c61p-29f);
+  // ln2 = C1 + C2 with C1 = 0.693359375 (9 significant bits, Cephes' expf), so k·C1 is exact for
+  // |k| < 2^15 and y − k·C1 is exact (Sterbenz) with or without a fused multiply-add: xsimd 8.1's
+  // avx512f fnma is a separate multiply and add, and unoptimised or instrumented builds do not
+  // contract them (a full-precision ln2_hi then lost 64 ulp near y = −83).
+  const batch r = (y - k * batch(0.693359375f)) - k * batch(-2.12194440e-4f);
   batch p(1.0f / 40320.0f);  // 1/8!
   for (const float c : {1.0f / 5040.0f, 1.0f / 720.0f, 1.0f / 120.0f, 1.0f / 24.0f, 1.0f / 6.0f, 0.5f,
                         1.0f, 1.0f}) {
