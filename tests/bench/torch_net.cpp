@@ -1,6 +1,7 @@
 #include "torch_net.hpp"
 
 #include <chrono>
+#include <type_traits>
 
 #include <torch/torch.h>
 
@@ -8,22 +9,27 @@ namespace bench {
 
 namespace {
 
-torch::Tensor to_torch(const Matrix& m) {
-  const std::vector<std::int64_t> shape = {static_cast<std::int64_t>(m.shape(0)),
-                                           static_cast<std::int64_t>(m.shape(1))};
-  return torch::from_blob(const_cast<double*>(m.data()), shape, torch::kDouble).clone();
+template <class T>
+constexpr torch::Dtype dtype() {
+  return std::is_same_v<T, float> ? torch::kFloat : torch::kDouble;
 }
 
-}  // namespace
+template <class T>
+torch::Tensor to_torch(const autograd::BasicMatrix<T>& m) {
+  const std::vector<std::int64_t> shape = {static_cast<std::int64_t>(m.shape(0)),
+                                           static_cast<std::int64_t>(m.shape(1))};
+  return torch::from_blob(const_cast<T*>(m.data()), shape, dtype<T>()).clone();
+}
 
-LastTwo torch_train(const Problem& p, double& seconds) {
+template <class T>
+LastTwo train(const Problem& p, double& seconds) {
   namespace F = torch::nn::functional;
-  const torch::Tensor X = to_torch(p.X);
+  const torch::Tensor X = to_torch(features<T>(p));
   const torch::Tensor y = torch::tensor(std::vector<std::int64_t>(p.y.begin(), p.y.end()), torch::kLong);
   std::vector<torch::Tensor> W, b, params;
-  for (const Matrix& w : p.W0) {
+  for (const autograd::BasicMatrix<T>& w : initial_weights<T>(p)) {
     W.push_back(to_torch(w).requires_grad_());
-    b.push_back(torch::zeros({1, static_cast<std::int64_t>(w.shape(1))}, torch::kDouble).requires_grad_());
+    b.push_back(torch::zeros({1, static_cast<std::int64_t>(w.shape(1))}, dtype<T>()).requires_grad_());
     params.push_back(W.back());
     params.push_back(b.back());
   }
@@ -50,7 +56,8 @@ LastTwo torch_train(const Problem& p, double& seconds) {
   return objective;
 }
 
-LastTwo torch_rnn_train(const Problem& p, double& seconds) {
+template <class E>
+LastTwo rnn_train(const Problem& p, double& seconds) {
   namespace F = torch::nn::functional;
   const std::size_t T = p.bptt;
   // The symbols as index tensors, made before the clock starts (the engine reads them as given).
@@ -59,13 +66,14 @@ LastTwo torch_rnn_train(const Problem& p, double& seconds) {
   for (const Labels& s : p.symbols) {
     symbols.push_back(torch::tensor(std::vector<std::int64_t>(s.begin(), s.end()), torch::kLong));
   }
-  const torch::Tensor U = to_torch(p.W0.at(0)).requires_grad_();
-  const torch::Tensor W = to_torch(p.W0.at(1)).requires_grad_();
-  const torch::Tensor V = to_torch(p.W0.at(2)).requires_grad_();
+  const auto& W0 = initial_weights<E>(p);
+  const torch::Tensor U = to_torch(W0.at(0)).requires_grad_();
+  const torch::Tensor W = to_torch(W0.at(1)).requires_grad_();
+  const torch::Tensor V = to_torch(W0.at(2)).requires_grad_();
   const torch::Tensor b =
-      torch::zeros({1, static_cast<std::int64_t>(p.W0[1].shape(1))}, torch::kDouble).requires_grad_();
+      torch::zeros({1, static_cast<std::int64_t>(W0[1].shape(1))}, dtype<E>()).requires_grad_();
   const torch::Tensor c =
-      torch::zeros({1, static_cast<std::int64_t>(p.W0[2].shape(1))}, torch::kDouble).requires_grad_();
+      torch::zeros({1, static_cast<std::int64_t>(W0[2].shape(1))}, dtype<E>()).requires_grad_();
   torch::optim::SGD sgd({U, W, V, b, c}, torch::optim::SGDOptions(p.rate));
 
   LastTwo objective;
@@ -88,6 +96,13 @@ LastTwo torch_rnn_train(const Problem& p, double& seconds) {
   seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return objective;
 }
+
+}  // namespace
+
+LastTwo torch_train(const Problem& p, double& seconds) { return train<double>(p, seconds); }
+LastTwo torch_train_f32(const Problem& p, double& seconds) { return train<float>(p, seconds); }
+LastTwo torch_rnn_train(const Problem& p, double& seconds) { return rnn_train<double>(p, seconds); }
+LastTwo torch_rnn_train_f32(const Problem& p, double& seconds) { return rnn_train<float>(p, seconds); }
 
 void torch_set_threads(int n) { torch::set_num_threads(n); }
 

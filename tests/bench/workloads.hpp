@@ -14,6 +14,8 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <xtensor/xnoalias.hpp>
@@ -26,6 +28,7 @@ namespace bench {
 
 using autograd::Labels;
 using autograd::Matrix;
+using autograd::Matrix32;
 
 constexpr double reg = 0.01;  // the blog's reg_lambda
 
@@ -40,7 +43,36 @@ struct Problem {
   // of that training step, t = 0..bptt: inputs are t = 0..bptt−1, targets t = 1..bptt.
   std::vector<Labels> symbols;
   std::size_t bptt = 0;
+  // The same data and initial weights in float32, converted once from the float64 ones above
+  // (round to nearest) by with_float32(), which every problem constructor below ends with.
+  Matrix32 X32;
+  std::vector<Matrix32> W0_32;
 };
+
+inline Problem with_float32(Problem p) {
+  p.X32 = xt::cast<float>(p.X);
+  p.W0_32.clear();
+  for (const Matrix& w : p.W0) p.W0_32.push_back(xt::cast<float>(w));
+  return p;
+}
+
+// p's data and initial weights in precision T (double: the originals; float: their conversions).
+template <class T>
+const autograd::BasicMatrix<T>& features(const Problem& p) {
+  if constexpr (std::is_same_v<T, float>) {
+    return p.X32;
+  } else {
+    return p.X;
+  }
+}
+template <class T>
+const std::vector<autograd::BasicMatrix<T>>& initial_weights(const Problem& p) {
+  if constexpr (std::is_same_v<T, float>) {
+    return p.W0_32;
+  } else {
+    return p.W0;
+  }
+}
 
 // The objective of a run's last two passes. Fixed-step descent on S ends in a period-2 oscillation
 // (see tests/data/golden_h3_loss.txt): which of its two values the last pass lands on depends on the
@@ -69,7 +101,7 @@ inline Problem blog_problem(const std::string& data_dir, int hidden, int passes)
   p.W0 = {load_matrix(path("init/W1_h" + h + ".npy")), load_matrix(path("init/W2_h" + h + ".npy"))};
   p.rate = 0.01;
   p.passes = passes;
-  return p;
+  return with_float32(std::move(p));
 }
 
 // B: features ~ N(0, 1); labels = argmax of the features times a fixed random 64x10 matrix, so the
@@ -96,7 +128,7 @@ inline Problem blas_problem(std::size_t rows, int passes, std::uint64_t seed = 2
   }
   p.rate = 1e-4;
   p.passes = passes;
-  return p;
+  return with_float32(std::move(p));
 }
 
 // R: symbols 0..vocab−1 from a seeded Markov chain (each symbol has 3 likely successors, taken with
@@ -135,23 +167,29 @@ inline Problem rnn_problem(int passes, std::size_t hidden = 128, std::size_t bat
           rng.randn(hidden, vocab) / std::sqrt(double(hidden))};
   p.rate = 0.5;
   p.passes = passes;
-  return p;
+  return with_float32(std::move(p));
 }
 
-// The model on the engine's tape: tanh hidden layers, linear output, the objective above.
-class EngineNet {
+// The model on the engine's tape: tanh hidden layers, linear output, the objective above. T is the
+// precision (EngineNet: float64, EngineNet32: float32); the code is the same for both.
+template <class T>
+class BasicEngineNet {
  public:
-  explicit EngineNet(const std::vector<Matrix>& W0) {
+  using Matrix = autograd::BasicMatrix<T>;
+  using Tape = autograd::BasicTape<T>;
+  using Var = autograd::BasicVar<T>;
+  using Parameter = autograd::BasicParameter<T>;
+
+  explicit BasicEngineNet(const std::vector<Matrix>& W0) {
     W_.reserve(W0.size());  // the tape points at parameters: their addresses must not move
     b_.reserve(W0.size());
     for (const Matrix& w : W0) {
       W_.emplace_back(w, "W");
-      b_.emplace_back(Matrix(xt::zeros<double>({std::size_t{1}, w.shape(1)})), "b");
+      b_.emplace_back(Matrix(xt::zeros<T>({std::size_t{1}, w.shape(1)})), "b");
     }
   }
 
-  autograd::Var objective(autograd::Tape& t, const Matrix& X, const Labels& y) {
-    using namespace autograd;
+  Var objective(Tape& t, const Matrix& X, const Labels& y) {
     Var a = t.constant(X);
     Var penalty;
     for (std::size_t l = 0; l < W_.size(); ++l) {
@@ -161,42 +199,50 @@ class EngineNet {
       if (l + 1 < W_.size()) a = tanh(a);
       penalty = l == 0 ? l2_penalty(w) : penalty + l2_penalty(w);
     }
-    return softmax_cross_entropy(a, y, Reduction::sum) + reg * penalty;
+    return softmax_cross_entropy(a, y, autograd::Reduction::sum) + reg * penalty;
   }
 
   // One full-batch gradient-descent step; returns the objective before the update.
-  double train_step(autograd::Tape& t, const Matrix& X, const Labels& y, double rate) {
+  double train_step(Tape& t, const Matrix& X, const Labels& y, double rate) {
     t.clear();
     for (auto* ps : {&W_, &b_}) {
-      for (autograd::Parameter& p : *ps) p.zero_grad();
+      for (Parameter& p : *ps) p.zero_grad();
     }
-    const autograd::Var loss = objective(t, X, y);
+    const Var loss = objective(t, X, y);
     t.backward(loss);
+    const T r = static_cast<T>(rate);
     for (auto* ps : {&W_, &b_}) {
-      for (autograd::Parameter& p : *ps) xt::noalias(p.value) -= rate * p.grad;
+      for (Parameter& p : *ps) xt::noalias(p.value) -= r * p.grad;
     }
     return loss.value()(0, 0);
   }
 
-  const std::vector<autograd::Parameter>& weights() const { return W_; }
+  const std::vector<Parameter>& weights() const { return W_; }
 
  private:
-  std::vector<autograd::Parameter> W_, b_;
+  std::vector<Parameter> W_, b_;
 };
+using EngineNet = BasicEngineNet<double>;
+using EngineNet32 = BasicEngineNet<float>;
 
 // R on the engine's tape, written with the ops as a user would:
 //   s_t = tanh(x_t·U + s_{t−1}·W + b) (s_0 = 0, so the first step has no s·W), logits_t = s_t·V + c,
 //   loss = (1/T) Σ_t mean cross-entropy(logits_t, x_{t+1}).
-class EngineRnn {
+template <class T>
+class BasicEngineRnn {
  public:
-  explicit EngineRnn(const std::vector<Matrix>& W0)
+  using Matrix = autograd::BasicMatrix<T>;
+  using Tape = autograd::BasicTape<T>;
+  using Var = autograd::BasicVar<T>;
+  using Parameter = autograd::BasicParameter<T>;
+
+  explicit BasicEngineRnn(const std::vector<Matrix>& W0)
       : U_(W0.at(0), "U"), W_(W0.at(1), "W"), V_(W0.at(2), "V"),
-        b_(Matrix(xt::zeros<double>({std::size_t{1}, W0.at(1).shape(1)})), "b"),
-        c_(Matrix(xt::zeros<double>({std::size_t{1}, W0.at(2).shape(1)})), "c") {}
+        b_(Matrix(xt::zeros<T>({std::size_t{1}, W0.at(1).shape(1)})), "b"),
+        c_(Matrix(xt::zeros<T>({std::size_t{1}, W0.at(2).shape(1)})), "c") {}
 
   // symbols: bptt + 1 batches of symbols. Builds the loss on t (cleared first).
-  autograd::Var loss(autograd::Tape& t, const Labels* symbols, std::size_t bptt) {
-    using namespace autograd;
+  Var loss(Tape& t, const Labels* symbols, std::size_t bptt) {
     const Var U = t.param(U_), W = t.param(W_), V = t.param(V_), b = t.param(b_), c = t.param(c_);
     Var s, loss;
     for (std::size_t k = 0; k < bptt; ++k) {
@@ -208,19 +254,22 @@ class EngineRnn {
   }
 
   // One SGD step on the sequences of one training step; returns the loss before the update.
-  double train_step(autograd::Tape& t, const Labels* symbols, std::size_t bptt, double rate) {
+  double train_step(Tape& t, const Labels* symbols, std::size_t bptt, double rate) {
     t.clear();
-    for (autograd::Parameter* p : params()) p->zero_grad();
-    const autograd::Var l = loss(t, symbols, bptt);
+    for (Parameter* p : params()) p->zero_grad();
+    const Var l = loss(t, symbols, bptt);
     t.backward(l);
-    for (autograd::Parameter* p : params()) xt::noalias(p->value) -= rate * p->grad;
+    const T r = static_cast<T>(rate);
+    for (Parameter* p : params()) xt::noalias(p->value) -= r * p->grad;
     return l.value()(0, 0);
   }
 
-  std::array<autograd::Parameter*, 5> params() { return {&U_, &W_, &V_, &b_, &c_}; }
+  std::array<Parameter*, 5> params() { return {&U_, &W_, &V_, &b_, &c_}; }
 
  private:
-  autograd::Parameter U_, W_, V_, b_, c_;
+  Parameter U_, W_, V_, b_, c_;
 };
+using EngineRnn = BasicEngineRnn<double>;
+using EngineRnn32 = BasicEngineRnn<float>;
 
 }  // namespace bench
