@@ -1,6 +1,7 @@
 #pragma once
-// Data sets for classification: the blog's two moons, a 3-class spiral, and loaders for CSV and
-// NumPy files. Rows of X are examples; y holds one class index per row.
+/// \file
+/// Data sets for classification: the blog's two moons, a 3-class spiral, and loaders for CSV and
+/// NumPy files. Rows of X are examples; y holds one class index per row.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -10,61 +11,71 @@
 
 namespace nn {
 
-// The most classes a data set may have: a larger label is refused by the loaders, before a
-// model with that many outputs is allocated.
+/// The most classes a data set may have: a larger label is refused by the loaders, before a
+/// model with that many outputs is allocated.
 inline constexpr int max_classes = 100000;
 
+/// A classification data set: float64 features and one class label per row.
 struct Dataset {
-  autograd::Matrix X;  // [rows x features]
-  autograd::Labels y;  // one label per row, 0..classes-1
-  int classes = 0;
+  autograd::Matrix X;  ///< [rows x features].
+  autograd::Labels y;  ///< One label per row, 0..classes-1.
+  int classes = 0;     ///< The number of classes (the model's outputs).
 };
 
-// sklearn.datasets.make_moons: n/2 points on the upper half circle around (0, 0) (label 0), the
-// rest on the lower half circle around (1, 0.5) (label 1), angles evenly spaced over [0, pi];
-// then N(0, noise^2) added to every coordinate; then rows shuffled. Same seed, same data on every
-// platform (see random.hpp). Throws std::invalid_argument if n < 2 or noise is negative or not
-// finite.
+/// The blog's two moons: sklearn.datasets.make_moons with n points.
+///
+/// n/2 points on the upper half circle around (0, 0) (label 0), the
+/// rest on the lower half circle around (1, 0.5) (label 1), angles evenly spaced over [0, pi];
+/// then N(0, noise^2) added to every coordinate; then rows shuffled (unless shuffle is false).
+/// Same seed, same data on every platform (see random.hpp). Throws std::invalid_argument if n < 2
+/// or noise is negative or not finite.
 Dataset make_moons(std::size_t n, double noise, std::uint64_t seed, bool shuffle = true);
 
-// The cs231n spiral: class k has n_per_class points at radius r = linspace(0, 1) and angle
-// t = linspace(4k, 4(k+1)) + noise * N(0, 1), placed at (r sin t, r cos t). Rows are grouped by
-// class, as in the original. Throws std::invalid_argument if n_per_class < 2, classes < 2, or
-// noise is negative or not finite.
+/// The cs231n spiral: `classes` arms of n_per_class points each.
+///
+/// Class k has n_per_class points at radius r = linspace(0, 1) and angle
+/// t = linspace(4k, 4(k+1)) + noise * N(0, 1), placed at (r sin t, r cos t). Rows are grouped by
+/// class, as in the original. Throws std::invalid_argument if n_per_class < 2, classes < 2, or
+/// noise is negative or not finite.
 Dataset make_spiral(std::size_t n_per_class, int classes, double noise, std::uint64_t seed);
 
-// Comma-separated numbers, one example per line: every column but the last is a feature, the last
-// is an integer label in 0..max_classes-1; classes = largest label + 1. A first line without any
-// number in it is a header and skipped; blank lines are ignored. Throws std::runtime_error naming
-// the file, the 1-based line (and column) and what was expected; a bad cell is quoted by its first
-// 32 characters, control characters escaped.
+/// Loads a data set from a CSV file.
+///
+/// Comma-separated numbers, one example per line: every column but the last is a feature, the last
+/// is an integer label in 0..max_classes-1; classes = largest label + 1. A first line without any
+/// number in it is a header and skipped; blank lines are ignored. Throws std::runtime_error naming
+/// the file, the 1-based line (and column) and what was expected; a bad cell is quoted by its first
+/// 32 characters, control characters escaped.
 Dataset load_csv(const std::string& path);
 
-// X from a 2-D float64 .npy file, y from a 1-D int64 or int32 .npy file (as numpy writes them on
-// little-endian machines). Throws std::runtime_error naming the file and the problem: missing or
-// truncated file, wrong dtype or shape, row counts that disagree, a label outside
-// 0..max_classes-1 (naming its 0-based row).
+/// Loads a data set from two NumPy files: X from a 2-D float64 .npy file, y from a 1-D int64 or
+/// int32 .npy file (as numpy writes them on little-endian machines). Throws std::runtime_error naming the file and the problem: missing or
+/// truncated file, wrong dtype or shape, row counts that disagree, a label outside
+/// 0..max_classes-1 (naming its 0-based row).
 Dataset load_npy(const std::string& x_path, const std::string& y_path);
 
-// One 2-D float64 ('<f8') or float32 ('<f4') array from a .npy file, as a matrix of T (double by
-// default; float64 values are rounded to float32 for T = float). Checked first: a wrong dtype or
-// shape, a truncated file (which xt::load_npy would fill with uninitialised memory) or a missing
-// file throws std::runtime_error naming the file. dtype, if given, receives the file's dtype
-// ("float64" or "float32").
+/// One 2-D float64 (`<f8`) or float32 (`<f4`) array from a .npy file, as a matrix of T.
+///
+/// T is double by default; float64 values are rounded to float32 for T = float. Checked first: a
+/// wrong dtype or shape, a truncated file (which xt::load_npy would fill with uninitialised memory)
+/// or a missing file throws std::runtime_error naming the file. dtype, if given, receives the
+/// file's dtype ("float64" or "float32").
 template <class T = double>
 autograd::BasicMatrix<T> load_npy_matrix(const std::string& path, std::string* dtype = nullptr);
 extern template autograd::BasicMatrix<double> load_npy_matrix(const std::string&, std::string*);
 extern template autograd::BasicMatrix<float> load_npy_matrix(const std::string&, std::string*);
 
-// Seeded shuffle, then the first ceil(test_fraction * rows) shuffled rows become the test part and
-// the rest the training part (sklearn's ShuffleSplit). Returns {train, test}; both keep `classes`.
-// Throws std::invalid_argument if test_fraction is not in (0, 1) or leaves a part empty.
+/// Splits a data set into a training and a test part.
+///
+/// Seeded shuffle, then the first ceil(test_fraction * rows) shuffled rows become the test part and
+/// the rest the training part (sklearn's ShuffleSplit). Returns {train, test}; both keep `classes`.
+/// Throws std::invalid_argument if test_fraction is not in (0, 1) or leaves a part empty.
 std::pair<Dataset, Dataset> train_test_split(const Dataset& data, double test_fraction,
                                              std::uint64_t seed);
 
-// Throws std::invalid_argument, starting with `what`, if the data set is empty, has no feature
-// columns, a non-finite feature, X rows != y size, classes < 1, or a label outside
-// 0..classes-1. Row numbers in the messages are 0-based indices.
+/// Checks that a data set is usable: throws std::invalid_argument, starting with `what`, if it is empty, has no feature
+/// columns, a non-finite feature, X rows != y size, classes < 1, or a label outside
+/// 0..classes-1. Row numbers in the messages are 0-based indices.
 void check_dataset(const Dataset& data, const std::string& what);
 
 }  // namespace nn

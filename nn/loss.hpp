@@ -1,27 +1,30 @@
 #pragma once
-// The blog's objective: softmax cross-entropy plus reg/2 · Σ|W|² over the weight matrices.
+/// \file
+/// The blog's objective: softmax cross-entropy plus reg/2 · Σ|W|² over the weight matrices.
 #include <vector>
 
 #include "autograd/autograd.hpp"
 
 namespace nn {
 
+/// The settings of classification_loss().
 struct LossOptions {
-  double reg = 0.01;  // the blog's reg_lambda
-  // The blog differentiates the cross-entropy summed over the batch; mean makes the step size
-  // independent of the batch size, which minibatch training usually wants.
+  double reg = 0.01;  ///< The weight penalty's factor: the blog's reg_lambda.
+  /// How the cross-entropy is reduced over rows. The blog differentiates the cross-entropy summed
+  /// over the batch; mean makes the step size independent of the batch size, which minibatch
+  /// training usually wants.
   autograd::Reduction reduction = autograd::Reduction::sum;
 };
 
-// cross_entropy(logits, y) + reg · Σ ½|W|² for every W in weights (recorded on logits' tape), in
-// the precision T of logits (double or float).
+/// The blog's objective: cross_entropy(logits, y) + reg · Σ ½|W|² for every W in weights
+/// (recorded on logits' tape), in the precision T of logits (double or float).
 template <class T>
 autograd::BasicVar<T> classification_loss(const autograd::BasicVar<T>& logits,
                                           const autograd::Labels& y,
                                           const std::vector<autograd::BasicParameter<T>*>& weights,
                                           const LossOptions& options);
 
-// The same under a name that does not deduce T: basic_classification_loss<float>(…).
+/// classification_loss() under a name that does not deduce T: `basic_classification_loss<float>(…)`.
 template <class T>
 autograd::BasicVar<T> basic_classification_loss(
     const autograd::BasicVar<T>& logits, const autograd::Labels& y,

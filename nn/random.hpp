@@ -1,10 +1,11 @@
 #pragma once
-// Seeded random numbers that are the same on every standard library.
-//
-// std::mt19937_64's output sequence is fixed by the standard, but the distributions
-// (std::normal_distribution, std::uniform_real_distribution, std::shuffle, ...) are not: the same
-// seed gives other numbers on libstdc++, libc++ and MSVC. So only the engine's raw bits are used
-// and every transformation is written out here.
+/// \file
+/// Seeded random numbers that are the same on every standard library.
+///
+//// std::mt19937_64's output sequence is fixed by the standard, but the distributions
+/// (std::normal_distribution, std::uniform_real_distribution, std::shuffle, ...) are not: the same
+/// seed gives other numbers on libstdc++, libc++ and MSVC. So only the engine's raw bits are used
+/// and every transformation is written out here.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -18,19 +19,21 @@
 
 namespace nn {
 
+/// A seeded random number generator: std::mt19937_64's bits, transformed by the code below, so that
+/// a seed gives the same numbers on every platform and standard library.
 class Rng {
  public:
-  explicit Rng(std::uint64_t seed) : engine_(seed) {}
+  explicit Rng(std::uint64_t seed) : engine_(seed) {}  ///< The generator for this seed.
 
-  // 64 raw bits from the engine.
+  /// 64 raw bits from the engine.
   std::uint64_t bits() { return engine_(); }
 
-  // Uniform on [0, 1): the top 53 bits fill a double's mantissa exactly, so every value is a
-  // multiple of 2^-53 and all are equally likely.
+  /// Uniform on [0, 1): the top 53 bits fill a double's mantissa exactly, so every value is a
+  /// multiple of 2^-53 and all are equally likely.
   double uniform() { return static_cast<double>(bits() >> 11) * 0x1.0p-53; }
 
-  // Standard normal by Marsaglia's polar method: no sin/cos, whose last bits vary between
-  // maths libraries. Each accepted pair yields two values; the second is kept for the next call.
+  /// Standard normal by Marsaglia's polar method: no sin/cos, whose last bits vary between
+  /// maths libraries. Each accepted pair yields two values; the second is kept for the next call.
   double normal() {
     if (has_spare_) {
       has_spare_ = false;
@@ -50,8 +53,8 @@ class Rng {
     return u * factor;
   }
 
-  // Uniform integer in [0, n) without modulo bias: raw values below 2^64 mod n are rejected so
-  // that the remaining range is a whole multiple of n.
+  /// Uniform integer in [0, n) without modulo bias: raw values below 2^64 mod n are rejected so
+  /// that the remaining range is a whole multiple of n. Throws std::invalid_argument if n is 0.
   std::uint64_t below(std::uint64_t n) {
     if (n == 0) {
       throw std::invalid_argument("Rng::below: n must be positive, got 0");
@@ -65,7 +68,8 @@ class Rng {
     }
   }
 
-  // Fisher–Yates: every permutation equally likely, and the same one for the same seed everywhere.
+  /// Shuffles items in place by Fisher–Yates: every permutation equally likely, and the same one for
+  /// the same seed everywhere.
   template <class T>
   void shuffle(std::vector<T>& items) {
     for (std::size_t i = items.size(); i > 1; --i) {
@@ -75,7 +79,7 @@ class Rng {
     }
   }
 
-  // 0, 1, ..., n-1 in random order.
+  /// 0, 1, ..., n-1 in random order.
   std::vector<std::size_t> permutation(std::size_t n) {
     std::vector<std::size_t> order(n);
     for (std::size_t i = 0; i < n; ++i) {
@@ -85,7 +89,7 @@ class Rng {
     return order;
   }
 
-  // rows x cols standard normal values, filled row by row.
+  /// rows x cols standard normal values, filled row by row.
   autograd::Matrix randn(std::size_t rows, std::size_t cols) {
     autograd::Matrix m = autograd::Matrix::from_shape({rows, cols});
     for (double& x : m) {

@@ -1,5 +1,6 @@
 #pragma once
-// The training loop: batch gradient descent as in the blog, or minibatches in a seeded order.
+/// \file
+/// The training loop: batch gradient descent as in the blog, or minibatches in a seeded order.
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -12,34 +13,37 @@
 
 namespace nn {
 
+/// The settings of train(); the defaults are the blog's.
 struct TrainOptions {
-  std::size_t passes = 20000;    // passes through the training data
-  std::size_t batch_size = 0;    // rows per step; 0 = the whole data set (the blog)
-  std::string optimizer = "gd";  // gd, momentum or adam
-  Schedule schedule;             // rate per optimiser step (the blog: constant 0.01)
-  LossOptions loss;
-  std::uint64_t seed = 0;        // the minibatch order
-  std::size_t log_every = 1000;  // report after passes 0, log_every, 2·log_every, …; 0 = never
+  std::size_t passes = 20000;    ///< Passes through the training data.
+  std::size_t batch_size = 0;    ///< Rows per step; 0 = the whole data set (the blog).
+  std::string optimizer = "gd";  ///< gd, momentum or adam (make_optimizer()).
+  Schedule schedule;             ///< Rate per optimiser step (the blog: constant 0.01).
+  LossOptions loss;              ///< The objective's weight penalty and reduction.
+  std::uint64_t seed = 0;        ///< The minibatch order.
+  std::size_t log_every = 1000;  ///< Report after passes 0, log_every, 2·log_every, …; 0 = never.
 };
 
+/// One report of train().
 struct Progress {
-  std::size_t pass = 0;
-  double loss = 0.0;      // the blog's printed loss, after this pass's update
-  double accuracy = 0.0;  // on the training data
-  double rate = 0.0;      // the rate of the pass's last step
-  double seconds = 0.0;   // since training started
+  std::size_t pass = 0;   ///< The pass, counted from 0.
+  double loss = 0.0;      ///< The blog's printed loss, after this pass's update.
+  double accuracy = 0.0;  ///< On the training data.
+  double rate = 0.0;      ///< The rate of the pass's last step.
+  double seconds = 0.0;   ///< Since training started.
 };
 
-// Trains model in place; on_log (optional) is called at each report. Returns the reports. Throws
-// std::runtime_error naming the pass as soon as the loss is not finite (a diverged run).
-// A float32 model (BasicMLP<float>) trains in float32 throughout: data.X is rounded to float32
-// once, before the first pass, and the optimiser works in float32.
+/// Trains model in place; on_log (optional) is called at each report. Returns the reports.
+///
+/// Throws std::runtime_error naming the pass as soon as the loss is not finite (a diverged run).
+/// A float32 model (`BasicMLP<float>`) trains in float32 throughout: data.X is rounded to float32
+/// once, before the first pass, and the optimiser works in float32.
 template <class T>
 std::vector<Progress> train(BasicMLP<T>& model, const Dataset& data, const TrainOptions& options,
                             const std::function<void(const Progress&)>& on_log = {});
 
-// The blog's calculate_loss: (Σ cross-entropy + reg/2 · Σ|W|²) / N, evaluated without recording
-// (in the model's precision; the result is widened to double).
+/// The blog's calculate_loss: (Σ cross-entropy + reg/2 · Σ|W|²) / N, evaluated without recording
+/// (in the model's precision; the result is widened to double).
 template <class T>
 double reported_loss(BasicMLP<T>& model, const Dataset& data, double reg);
 
