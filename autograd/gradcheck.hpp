@@ -41,7 +41,7 @@ struct GradcheckResult {
   double max_abs_error = 0.0;  ///< |analytic − numeric|, largest over all elements of all inputs.
   std::size_t checked = 0;     ///< Elements compared.
   std::string message;         ///< The first failure: input, element, both values, the ops reading it.
-  explicit operator bool() const { return ok; }  ///< ok.
+  explicit operator bool() const { return ok; }  ///< ok: `if (!result)` catches a failure.
 };
 
 /// Compares the tape's gradient of f with respect to every element of every input against central

@@ -225,6 +225,8 @@ class BasicTape {
   std::size_t size() const { return size_; }               ///< Values recorded in this pass.
   std::size_t capacity() const { return nodes_.size(); }   ///< Slots kept for reuse.
 
+  /// A scope for inference: the tape records nothing to differentiate while it lives.
+  ///
   /// While a NoGrad lives, ops compute values but record nothing to differentiate, and when it ends
   /// the tape is rolled back to where it was: inference never grows the tape.
   ///
@@ -272,7 +274,7 @@ class BasicTape {
   Anchor* anchor() const { return anchor_; }
   /// Whether some parameter reaches the value at position i (a rule may skip it otherwise).
   bool requires_grad(std::uint32_t i) const { return nodes_[i]->requires_grad; }
-  /// The gradient buffer of input i, sized like its value; add is false when it holds nothing yet
+  /// The gradient buffer of input i, sized like its value. add is false when it holds nothing yet
   /// in this pass, so the first contribution may overwrite instead of adding to zeros.
   Matrix& grad_target(std::uint32_t i, bool& add);
 

@@ -73,7 +73,9 @@ extern template autograd::BasicMatrix<float> load_npy_matrix(const std::string&,
 std::pair<Dataset, Dataset> train_test_split(const Dataset& data, double test_fraction,
                                              std::uint64_t seed);
 
-/// Checks that a data set is usable: throws std::invalid_argument, starting with `what`, if it is empty, has no feature
+/// Checks that a data set is usable.
+///
+/// Throws std::invalid_argument, starting with `what`, if it is empty, has no feature
 /// columns, a non-finite feature, X rows != y size, classes < 1, or a label outside
 /// 0..classes-1. Row numbers in the messages are 0-based indices.
 void check_dataset(const Dataset& data, const std::string& what);

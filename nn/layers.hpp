@@ -114,8 +114,10 @@ class BasicMLP {
   std::vector<Dense>& layers() { return layers_; }  ///< The layers, first to last.
   const std::vector<Dense>& layers() const { return layers_; }  ///< The layers, first to last.
 
-  /// The precision the parameters had before load_model converted them ("float64" for a float64
-  /// file loaded into a float32 model), or empty: save_model records it in the manifest, so that a
+  /// The precision the parameters had before load_model converted them, or empty.
+  ///
+  /// "float64" for a float64
+  /// file loaded into a float32 model. save_model records it in the manifest, so that a
   /// converted model never passes for one trained in its own precision.
   const std::string& converted_from() const { return converted_from_; }
   /// Sets what converted_from() returns (load_model does).

@@ -75,7 +75,9 @@ class BasicMomentum : public BasicOptimizer<T> {
   std::vector<autograd::BasicMatrix<T>> velocity_;
 };
 
-/// Adam, Kingma & Ba (2015), Algorithm 1: m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²;
+/// Adam (Kingma and Ba 2015).
+///
+/// Algorithm 1 of the paper: m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²;
 /// w ← w − rate · m̂ / (√v̂ + ε) with m̂ = m / (1−β₁ᵗ), v̂ = v / (1−β₂ᵗ).
 template <class T>
 class BasicAdam : public BasicOptimizer<T> {
@@ -97,8 +99,9 @@ using GradientDescent = BasicGradientDescent<double>;  ///< float64 gradient des
 using Momentum = BasicMomentum<double>;  ///< float64 gradient descent with momentum.
 using Adam = BasicAdam<double>;  ///< float64 Adam.
 
-/// The optimiser named "gd", "momentum" or "adam" (with its default settings), in the parameters'
-/// precision: `make_optimizer(name, model.parameters())`
+/// The optimiser named "gd", "momentum" or "adam", with its default settings.
+///
+/// It works in the parameters' precision: `make_optimizer(name, model.parameters())`
 /// for a model of either precision, `make_optimizer<float>(name, {…})` for a braced list of float32
 /// parameters. Throws std::invalid_argument for any other name, quoting it.
 template <class T>

@@ -19,8 +19,9 @@
 
 namespace nn {
 
-/// A seeded random number generator: std::mt19937_64's bits, transformed by the code below, so that
-/// a seed gives the same numbers on every platform and standard library.
+/// A seeded random number generator, the same on every platform and standard library.
+///
+/// std::mt19937_64's bits, transformed by this class's own code (not the standard distributions).
 class Rng {
  public:
   explicit Rng(std::uint64_t seed) : engine_(seed) {}  ///< The generator for this seed.

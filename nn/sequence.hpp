@@ -53,8 +53,9 @@ class BasicRNNCell {
   ///@}
 };
 
-/// A GRU cell: the GRU of Cho et al. (2014), eqs. 5–8, with the paper's conventions.
+/// A GRU cell, with the conventions of the paper that introduced it.
 ///
+/// The GRU of Cho et al. (2014), eqs. 5–8:
 /// ```
 ///   r  = σ(x·W_r + h·U_r + b_r)               reset gate
 ///   z  = σ(x·W_z + h·U_z + b_z)               update gate
@@ -85,14 +86,16 @@ class BasicGRUCell {
   Parameter b;    ///< [1 x 3H]: r, z, candidate.
 };
 
-/// The additive mask of a batch of sequences stacked as rows, lengths[k] rows for sequence k:
+/// The additive causal mask [N x N] of a batch of sequences stacked as rows.
+///
+/// lengths[k] rows for sequence k, N rows in all:
 /// 0 where row i may attend to row j (same sequence, j at or before i), −1e9 elsewhere.
 template <class T = double>
 BasicMatrix<T> causal_mask(const std::vector<std::size_t>& lengths);
 
-/// Multi-head scaled dot-product self-attention (Vaswani et al. 2017).
+/// Multi-head scaled dot-product self-attention.
 ///
-/// On rows x [N x d] and an
+/// As in Vaswani et al. (2017), on rows x [N x d] and an
 /// additive mask [N x N]: per head h, softmax(Q_h·K_hᵀ/√d_h + mask)·V_h, heads concatenated,
 /// then ·Wo. d must be a multiple of heads. No biases; all four weights randn/√d.
 template <class T>
