@@ -3,8 +3,9 @@
 /// Elementwise tanh and exp over contiguous arrays, vectorised for the CPU the program runs on.
 ///
 /// The kernels use the widest SIMD instructions of that CPU (chosen once, at run time), so that
-/// portable builds are fast too: compiled for plain x86-64, xsimd has only SSE2, whose tanh is no faster than the C library's (7.6 ns per
-/// element here; these kernels: 0.7 ns with AVX-512, 1.35 ns with AVX2).
+/// portable builds are fast too: compiled for plain x86-64, xsimd has only SSE2, whose tanh is no
+/// faster than the C library's (7.6 ns per element here; these kernels: 0.7 ns with AVX-512,
+/// 1.35 ns with AVX2).
 /// Results are within 2 ulp of std::tanh / std::exp; near overflow, for subnormal results, ±inf and
 /// NaN the C library computes the value.
 /// Float overloads: the same structure in float lanes (8 with AVX2, 16 with AVX-512), within 2 ulp of

@@ -97,7 +97,8 @@ BasicVar<T> transpose(const BasicVar<T>& a);
 /// The elements of a in row-major order as [rows x cols]; the element count must stay the same.
 template <class T>
 BasicVar<T> reshape(const BasicVar<T>& a, std::size_t rows, std::size_t cols);
-/// Rows [row_begin, row_end) and columns [col_begin, col_end) of a (half-open, as Python's a[r0:r1, c0:c1]).
+/// Rows [row_begin, row_end) and columns [col_begin, col_end) of a (half-open, as Python's
+/// a[r0:r1, c0:c1]).
 template <class T>
 BasicVar<T> slice(const BasicVar<T>& a, std::size_t row_begin, std::size_t row_end, std::size_t col_begin,
           std::size_t col_end);

@@ -54,8 +54,8 @@ struct OpDef {
   OpDef& operator=(const OpDef&) = delete;  ///< Not assignable.
 
   const char* name;  ///< The op's name, as errors and gradcheck messages print it.
-  BackwardFn backward;                    ///< float64 rule; nullptr for leaves (constants and parameters).
-  BasicBackwardFn<float> backward_f32;    ///< float32 rule; nullptr for leaves or a float64-only rule.
+  BackwardFn backward;                  ///< float64 rule; nullptr for leaves (constants, parameters).
+  BasicBackwardFn<float> backward_f32;  ///< float32 rule; nullptr for leaves or a float64-only rule.
 
   /// The rule for precision T: backward or backward_f32.
   template <class T>
@@ -129,7 +129,8 @@ class BasicParamRef {
   BasicParameter<T>* get() const;
   BasicParameter<T>* operator->() const { return get(); }  ///< get().
   BasicParameter<T>& operator*() const { return *get(); }  ///< *get().
-  explicit operator bool() const { return anchor_ != nullptr; }  ///< It refers to a parameter (alive or not).
+  /// It refers to a parameter (alive or not).
+  explicit operator bool() const { return anchor_ != nullptr; }
 
  private:
   Anchor* anchor_ = nullptr;

@@ -49,9 +49,9 @@ Dataset make_spiral(std::size_t n_per_class, int classes, double noise, std::uin
 Dataset load_csv(const std::string& path);
 
 /// Loads a data set from two NumPy files: X from a 2-D float64 .npy file, y from a 1-D int64 or
-/// int32 .npy file (as numpy writes them on little-endian machines). Throws std::runtime_error naming the file and the problem: missing or
-/// truncated file, wrong dtype or shape, row counts that disagree, a label outside
-/// 0..max_classes-1 (naming its 0-based row).
+/// int32 .npy file (as numpy writes them on little-endian machines). Throws std::runtime_error
+/// naming the file and the problem: missing or truncated file, wrong dtype or shape, row counts
+/// that disagree, a label outside 0..max_classes-1 (naming its 0-based row).
 Dataset load_npy(const std::string& x_path, const std::string& y_path);
 
 /// One 2-D float64 (`<f8`) or float32 (`<f4`) array from a .npy file, as a matrix of T.

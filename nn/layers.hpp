@@ -94,7 +94,8 @@ class BasicMLP {
   /// outputs (std::invalid_argument naming both otherwise).
   BasicMLP(std::vector<Dense> layers, Activation hidden);
 
-  Var operator()(Tape& tape, const Var& x);  ///< The forward pass recorded on tape: logits [rows x classes].
+  /// The forward pass recorded on tape: logits [rows x classes].
+  Var operator()(Tape& tape, const Var& x);  // logits [rows x classes]
 
   std::vector<Parameter*> parameters();  ///< Every layer's W and b, in layer order.
   std::vector<Parameter*> weights();  ///< The matrices a weight penalty applies to (not the biases).
