@@ -28,10 +28,9 @@ struct GradcheckOptions {
 
   /// The defaults of a float32 check: eps 3e-3, rtol 1e-2, atol 2e-3.
   ///
-  /// Evaluated in float (6e-8 relative rounding), a step of 3e-3
-  /// makes the rounding error about 2e-5 times |f| and the truncation error about 1.5e-6 times the
-  /// third derivative: for losses of size up to ~50, 2e-3 absolute + 1e-2 relative keeps a margin of
-  /// 5 or more over both.
+  /// Evaluated in float (6e-8 relative rounding), a step of 3e-3 makes the rounding error about
+  /// 2e-5 times |f| and the truncation error about 1.5e-6 times the third derivative: for losses of
+  /// size up to ~50, 2e-3 absolute + 1e-2 relative keeps a margin of 5 or more over both.
   static GradcheckOptions float32() { return {3e-3, 1e-2, 2e-3}; }
 };
 

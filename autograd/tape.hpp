@@ -32,10 +32,10 @@ using BackwardFn = BasicBackwardFn<double>;  ///< A float64 backward rule.
 
 /// What an op is: its name (for errors) and its backward rule.
 ///
-/// Every OpDef registers itself, so the
-/// tests can walk the list of all ops and fail when one has no gradient check.
-/// Define OpDefs as objects with static storage duration (namespace-scope constants, as in ops.cpp):
-/// each node of a tape points at its OpDef. One that is destroyed leaves the registry.
+/// Every OpDef registers itself, so the tests can walk the list of all ops and fail when one has no
+/// gradient check. Define OpDefs as objects with static storage duration (namespace-scope
+/// constants, as in ops.cpp): each node of a tape points at its OpDef. One that is destroyed leaves
+/// the registry.
 ///
 /// A rule written once as a generic lambda, `[](auto& t, const auto& n) { … }`, serves both
 /// precisions; one written for Tape and Node only serves float64 (a float32 tape using it throws).

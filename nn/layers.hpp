@@ -117,9 +117,8 @@ class BasicMLP {
 
   /// The precision the parameters had before load_model converted them, or empty.
   ///
-  /// "float64" for a float64
-  /// file loaded into a float32 model. save_model records it in the manifest, so that a
-  /// converted model never passes for one trained in its own precision.
+  /// "float64" for a float64 file loaded into a float32 model. save_model records it in the
+  /// manifest, so that a converted model never passes for one trained in its own precision.
   const std::string& converted_from() const { return converted_from_; }
   /// Sets what converted_from() returns (load_model does).
   void set_converted_from(std::string dtype) { converted_from_ = std::move(dtype); }

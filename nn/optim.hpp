@@ -101,9 +101,9 @@ using Adam = BasicAdam<double>;  ///< float64 Adam.
 
 /// The optimiser named "gd", "momentum" or "adam", with its default settings.
 ///
-/// It works in the parameters' precision: `make_optimizer(name, model.parameters())`
-/// for a model of either precision, `make_optimizer<float>(name, {…})` for a braced list of float32
-/// parameters. Throws std::invalid_argument for any other name, quoting it.
+/// It works in the parameters' precision: `make_optimizer(name, model.parameters())` for a model of
+/// either precision, `make_optimizer<float>(name, {…})` for a braced list of float32 parameters.
+/// Throws std::invalid_argument for any other name, quoting it.
 template <class T>
 std::unique_ptr<BasicOptimizer<T>> make_optimizer(const std::string& name,
                                                   std::vector<autograd::BasicParameter<T>*> params);

@@ -88,16 +88,16 @@ class BasicGRUCell {
 
 /// The additive causal mask [N x N] of a batch of sequences stacked as rows.
 ///
-/// lengths[k] rows for sequence k, N rows in all:
-/// 0 where row i may attend to row j (same sequence, j at or before i), −1e9 elsewhere.
+/// lengths[k] rows for sequence k, N rows in all: 0 where row i may attend to row j (same sequence,
+/// j at or before i), −1e9 elsewhere.
 template <class T = double>
 BasicMatrix<T> causal_mask(const std::vector<std::size_t>& lengths);
 
 /// Multi-head scaled dot-product self-attention.
 ///
-/// As in Vaswani et al. (2017), on rows x [N x d] and an
-/// additive mask [N x N]: per head h, softmax(Q_h·K_hᵀ/√d_h + mask)·V_h, heads concatenated,
-/// then ·Wo. d must be a multiple of heads. No biases; all four weights randn/√d.
+/// As in Vaswani et al. (2017), on rows x [N x d] and an additive mask [N x N]: per head h,
+/// softmax(Q_h·K_hᵀ/√d_h + mask)·V_h, heads concatenated, then ·Wo. d must be a multiple of heads.
+/// No biases; all four weights randn/√d.
 template <class T>
 class BasicSelfAttention {
  public:
