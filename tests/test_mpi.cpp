@@ -82,7 +82,7 @@ std::vector<nn::Progress> compare(nn::Communicator& comm, const nn::Dataset& all
     check(log[i].accuracy == one_log[i].accuracy,
           name + ": the accuracy at pass " + std::to_string(log[i].pass) + " differs", rank);
   }
-  if (rank == 0) std::printf("%s: weights agree with one process to %.3g\n", name.c_str(), diff);
+  if (rank == 0) std::printf("%s: weights differ from one process by %.3g (relative)\n", name.c_str(), diff);
   // The model must be the same on every rank, bit for bit: rank 0's weights, broadcast and compared.
   nn::MLP root = together;
   nn::broadcast_parameters(root.parameters(), comm, 0);
