@@ -5,6 +5,14 @@
 /// MPI); nothing else in the project depends on it.
 #include <functional>
 
+// MPI's C interface only: not the C++ bindings that Open MPI and MPICH would otherwise declare
+// (removed from the MPI standard, and a library of their own to link).
+#ifndef OMPI_SKIP_MPICXX
+#define OMPI_SKIP_MPICXX 1
+#endif
+#ifndef MPICH_SKIP_MPICXX
+#define MPICH_SKIP_MPICXX 1
+#endif
 #include <mpi.h>
 
 #include "nn/distributed.hpp"
