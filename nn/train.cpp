@@ -226,10 +226,24 @@ std::vector<Progress> train(BasicMLP<T>& model, const Shard& shard, const TrainO
                                   " rows but " + std::to_string(shard.rows.size()) +
                                   " global row numbers");
     }
+    for (std::size_t i = 0; i < shard.rows.size(); ++i) {
+      if (shard.rows[i] >= shard.total_rows || (i > 0 && shard.rows[i] <= shard.rows[i - 1])) {
+        throw std::invalid_argument("train: the shard's global row numbers must increase and stay "
+                                    "below its " + std::to_string(shard.total_rows) +
+                                    " rows; entry " + std::to_string(i) + " is " +
+                                    std::to_string(shard.rows[i]));
+      }
+    }
     if (!data.y.empty()) check_dataset(data, "train");
   });
   const std::size_t n = shard.total_rows;
   const std::size_t local_n = data.y.size();
+  double held = static_cast<double>(local_n);
+  comm.allreduce_sum(&held, 1);
+  if (held != static_cast<double>(n)) {
+    throw DistributedError("train: the ranks hold " + std::to_string(static_cast<std::size_t>(held)) +
+                           " rows in all, but their shards say there are " + std::to_string(n));
+  }
   const std::size_t cols = data.X.shape(1);
   const std::size_t batch = options.batch_size == 0 ? n : std::min(options.batch_size, n);
   const std::vector<BasicParameter<T>*> parameters = model.parameters();
