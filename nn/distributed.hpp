@@ -69,6 +69,7 @@ class SingleProcess final : public Communicator {
 /// must abort them all (nn::run_with_mpi does both).
 class DistributedError : public std::runtime_error {
  public:
+  /// Constructed from the message, as std::runtime_error.
   using std::runtime_error::runtime_error;
 };
 
