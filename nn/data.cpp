@@ -242,6 +242,11 @@ class CsvError {
 }  // namespace
 
 Dataset load_csv(const std::string& path) {
+  return load_csv_rows(path, 0, std::numeric_limits<std::size_t>::max(), nullptr);
+}
+
+Dataset load_csv_rows(const std::string& path, std::size_t first, std::size_t last,
+                      std::size_t* total_rows) {
   check_not_folder(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) {
@@ -251,6 +256,7 @@ Dataset load_csv(const std::string& path) {
   std::vector<double> features;
   Labels labels;
   std::size_t columns = 0;  // fixed by the first non-blank line
+  std::size_t data_rows = 0;
   std::size_t line_no = 0;
   std::string line;
   while (std::getline(in, line)) {
@@ -286,6 +292,10 @@ Dataset load_csv(const std::string& path) {
       error.fail("expected " + std::to_string(columns) + " columns, got " +
                  std::to_string(cells.size()));
     }
+    const std::size_t row = data_rows++;
+    if (row < first || row >= last) {
+      continue;  // another part's row: counted and its columns checked, its cells left unparsed
+    }
     for (std::size_t c = 0; c < columns; ++c) {
       double value = 0.0;
       const Cell kind = parse_cell(cells[c], value);
@@ -310,9 +320,10 @@ Dataset load_csv(const std::string& path) {
   if (in.bad()) {
     throw std::runtime_error(path + ": read error after line " + std::to_string(line_no));
   }
-  if (labels.empty()) {
+  if (data_rows == 0) {
     throw std::runtime_error(path + ": no data rows");
   }
+  if (total_rows != nullptr) *total_rows = data_rows;
 
   Dataset data;
   data.X = Matrix::from_shape({labels.size(), columns - 1});
@@ -516,13 +527,30 @@ void read_npy_data(const std::string& path, const NpyHeader& h, T* out) {
   }
 }
 
+// count elements of type T from element `start` on, in file order.
+template <class T>
+void read_npy_range(const std::string& path, const NpyHeader& h, std::size_t start,
+                    std::size_t count, T* out) {
+  std::ifstream in(path, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(h.data_offset + start * sizeof(T)));
+  in.read(reinterpret_cast<char*>(out), static_cast<std::streamsize>(count * sizeof(T)));
+  if (!in) {
+    throw std::runtime_error(path + ": cannot read " + std::to_string(count * sizeof(T)) +
+                             " data bytes at element " + std::to_string(start));
+  }
+}
+
+// Labels first..first+count-1 (0-based rows; the whole file by default).
 template <class Int>
-void copy_labels(const std::string& path, const NpyHeader& h, Labels& y) {
-  std::vector<Int> raw(h.count);
-  read_npy_data(path, h, raw.data());
+void copy_labels(const std::string& path, const NpyHeader& h, Labels& y, std::size_t first = 0,
+                 std::size_t count = std::numeric_limits<std::size_t>::max()) {
+  count = std::min(count, h.count - first);
+  std::vector<Int> raw(count);
+  read_npy_range(path, h, first, count, raw.data());
   y.resize(raw.size());
-  for (std::size_t i = 0; i < raw.size(); ++i) {
-    const Int v = raw[i];
+  for (std::size_t r = 0; r < raw.size(); ++r) {
+    const std::size_t i = first + r;
+    const Int v = raw[r];
     if (v < 0) {
       throw std::runtime_error(path + ": row " + std::to_string(i) + ": label " +
                                std::to_string(v) + " is negative");
@@ -533,7 +561,7 @@ void copy_labels(const std::string& path, const NpyHeader& h, Labels& y) {
                                std::to_string(max_classes - 1) + " (at most " +
                                std::to_string(max_classes) + " classes)");
     }
-    y[i] = static_cast<int>(v);
+    y[r] = static_cast<int>(v);
   }
 }
 
@@ -584,6 +612,11 @@ template autograd::BasicMatrix<double> load_npy_matrix(const std::string&, std::
 template autograd::BasicMatrix<float> load_npy_matrix(const std::string&, std::string*);
 
 Dataset load_npy(const std::string& x_path, const std::string& y_path) {
+  return load_npy_rows(x_path, y_path, 0, std::numeric_limits<std::size_t>::max(), nullptr);
+}
+
+Dataset load_npy_rows(const std::string& x_path, const std::string& y_path, std::size_t first,
+                      std::size_t last, std::size_t* total_rows) {
   const NpyHeader xh = read_npy_header(x_path);
   if (xh.descr != native_descr('f', 8) || xh.shape.size() != 2) {
     throw std::runtime_error(x_path + ": expected 2-D float64 features, got dtype '" + xh.descr +
@@ -606,15 +639,40 @@ Dataset load_npy(const std::string& x_path, const std::string& y_path) {
     throw std::runtime_error(x_path + ": no data rows");
   }
 
+  const std::size_t rows = xh.shape[0];
+  const std::size_t cols = xh.shape[1];
+  if (total_rows != nullptr) *total_rows = rows;
+  first = std::min(first, rows);
+  const std::size_t count = std::min(last, rows) - std::min(first, std::min(last, rows));
+
   Dataset data;
-  data.X = load_npy_matrix(x_path);
+  if (first == 0 && count == rows) {
+    data.X = load_npy_matrix(x_path);
+  } else if (!xh.fortran_order) {  // only this part's bytes
+    data.X = Matrix::from_shape({count, cols});
+    read_npy_range(x_path, xh, first * cols, count * cols, data.X.data());
+  } else {  // the file holds the transpose: read it all, keep the part
+    const Matrix all = load_npy_matrix(x_path);
+    data.X = Matrix::from_shape({count, cols});
+    for (std::size_t i = 0; i < count; ++i) {
+      for (std::size_t j = 0; j < cols; ++j) data.X(i, j) = all(first + i, j);
+    }
+  }
   if (is_i8) {
-    copy_labels<std::int64_t>(y_path, yh, data.y);
+    copy_labels<std::int64_t>(y_path, yh, data.y, first, count);
   } else {
-    copy_labels<std::int32_t>(y_path, yh, data.y);
+    copy_labels<std::int32_t>(y_path, yh, data.y, first, count);
   }
   data.classes = max_label(data.y) + 1;
-  check_dataset(data, x_path);
+  if (count == 0) return data;
+  try {
+    check_dataset(data, x_path);
+  } catch (const std::invalid_argument& e) {
+    if (first == 0) throw;
+    // Row numbers in the file, not in the part.
+    throw std::invalid_argument(std::string(e.what()) + " (of rows " + std::to_string(first) +
+                                ".." + std::to_string(first + count - 1) + " of the file)");
+  }
   return data;
 }
 

@@ -48,11 +48,27 @@ Dataset make_spiral(std::size_t n_per_class, int classes, double noise, std::uin
 /// 32 characters, control characters escaped.
 Dataset load_csv(const std::string& path);
 
+/// Rows first..last-1 (0-based, counting data rows only, not a header or blank lines) of a CSV
+/// file in load_csv's format: one process's part of a file shared by several. Every line is still
+/// read and its columns counted, so that a broken file fails alike in every part, but only the
+/// part's cells are parsed. A part past the end is empty ([0 x features], classes 0); otherwise
+/// classes is the part's largest label + 1. total_rows, if given, receives the file's data rows.
+/// Throws as load_csv does.
+Dataset load_csv_rows(const std::string& path, std::size_t first, std::size_t last,
+                      std::size_t* total_rows);
+
 /// Loads a data set from two NumPy files: X from a 2-D float64 .npy file, y from a 1-D int64 or
 /// int32 .npy file (as numpy writes them on little-endian machines). Throws std::runtime_error
 /// naming the file and the problem: missing or truncated file, wrong dtype or shape, row counts
 /// that disagree, a label outside 0..max_classes-1 (naming its 0-based row).
 Dataset load_npy(const std::string& x_path, const std::string& y_path);
+
+/// Rows first..last-1 (0-based) of the data load_npy reads: only those rows' bytes are read (the
+/// whole of X if it is stored in Fortran order). A part past the end is empty ([0 x features],
+/// classes 0); otherwise classes is the part's largest label + 1. total_rows, if given, receives
+/// the files' rows. Throws as load_npy does.
+Dataset load_npy_rows(const std::string& x_path, const std::string& y_path, std::size_t first,
+                      std::size_t last, std::size_t* total_rows);
 
 /// One 2-D float64 (`<f8`) or float32 (`<f4`) array from a .npy file, as a matrix of T.
 ///

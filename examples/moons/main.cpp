@@ -16,6 +16,9 @@
 #include <unistd.h>
 
 #include "blog_data.hpp"
+#ifdef MOONS_WITH_MPI
+#include "distributed.hpp"
+#endif
 #include "nn/data.hpp"
 #include "nn/layers.hpp"
 #include "nn/serialize.hpp"
@@ -333,6 +336,9 @@ int single_model(const moons::Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+#ifdef MOONS_WITH_MPI
+  if (moons::under_mpirun()) return moons::run_under_mpirun(argc, argv);
+#endif
   try {
     const moons::Options o = moons::parse(std::vector<std::string>(argv + 1, argv + argc));
     if (o.help) {

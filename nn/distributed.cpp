@@ -1,0 +1,199 @@
+#include "nn/distributed.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "nn/random.hpp"
+
+namespace nn {
+
+namespace {
+
+std::vector<std::int64_t> pack(const std::string& text) { return {text.begin(), text.end()}; }
+
+std::string unpack(const std::vector<std::int64_t>& codes) {
+  std::string text;
+  text.reserve(codes.size());
+  for (std::int64_t c : codes) text += static_cast<char>(c);
+  return text;
+}
+
+// The rows `rows` (local indices) of data, in that order.
+Dataset take(const Dataset& data, const std::vector<std::size_t>& rows) {
+  const std::size_t cols = data.X.shape(1);
+  Dataset out;
+  out.X = Matrix::from_shape({rows.size(), cols});
+  out.y.resize(rows.size());
+  out.classes = data.classes;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    for (std::size_t j = 0; j < cols; ++j) out.X(i, j) = data.X(rows[i], j);
+    out.y[i] = data.y[rows[i]];
+  }
+  return out;
+}
+
+// After each rank has read its part of `what`: the ranks must have seen the same number of rows and
+// feature columns; classes becomes the largest over the ranks.
+void finish_shard(Shard& s, Communicator& comm, const std::string& what) {
+  const auto all = comm.allgather({static_cast<std::int64_t>(s.total_rows),
+                                   static_cast<std::int64_t>(s.data.X.shape(1)),
+                                   static_cast<std::int64_t>(s.data.classes)});
+  int classes = 0;
+  for (std::size_t r = 0; r < all.size(); ++r) {
+    if (all[r][0] != all[0][0] || all[r][1] != all[0][1]) {
+      throw DistributedError(what + ": rank " + std::to_string(r) + " read " +
+                             std::to_string(all[r][0]) + " rows of " + std::to_string(all[r][1]) +
+                             " feature columns, rank 0 read " + std::to_string(all[0][0]) +
+                             " rows of " + std::to_string(all[0][1]));
+    }
+    classes = std::max(classes, static_cast<int>(all[r][2]));
+  }
+  s.data.classes = classes;
+  const auto [first, last] = shard_range(s.total_rows, comm.rank(), comm.size());
+  s.rows.resize(last - first);
+  for (std::size_t i = 0; i < s.rows.size(); ++i) s.rows[i] = first + i;
+}
+
+}  // namespace
+
+void agree(Communicator& comm, const std::function<void()>& fn) {
+  std::string error;
+  try {
+    fn();
+  } catch (const DistributedError&) {
+    throw;  // raised on every rank alike: nothing to tell the others
+  } catch (const std::exception& e) {
+    error = e.what();
+    if (error.empty()) error = "an error without a message";
+  } catch (...) {
+    error = "an exception that is not a std::exception";
+  }
+  const auto all = comm.allgather(pack(error));
+  for (std::size_t r = 0; r < all.size(); ++r) {
+    if (!all[r].empty()) throw DistributedError("rank " + std::to_string(r) + ": " + unpack(all[r]));
+  }
+}
+
+std::pair<std::size_t, std::size_t> shard_range(std::size_t total, int rank, int size) {
+  if (size < 1 || rank < 0 || rank >= size) {
+    throw std::invalid_argument("shard_range: rank " + std::to_string(rank) + " of " +
+                                std::to_string(size) + " processes");
+  }
+  const auto r = static_cast<std::size_t>(rank);
+  const auto n = static_cast<std::size_t>(size);
+  const std::size_t base = total / n;
+  const std::size_t extra = total % n;
+  const std::size_t first = r * base + std::min(r, extra);
+  return {first, first + base + (r < extra ? 1 : 0)};
+}
+
+Shard shard_of(const Dataset& data, const Communicator& comm) {
+  Shard s;
+  s.total_rows = data.y.size();
+  const auto [first, last] = shard_range(s.total_rows, comm.rank(), comm.size());
+  for (std::size_t i = first; i < last; ++i) s.rows.push_back(i);
+  std::vector<std::size_t> local(s.rows);
+  s.data = take(data, local);
+  return s;
+}
+
+Shard load_csv_shard(const std::string& path, Communicator& comm) {
+  Shard s;
+  agree(comm, [&] {
+    load_csv_rows(path, 0, 0, &s.total_rows);  // counts the rows
+    const auto [first, last] = shard_range(s.total_rows, comm.rank(), comm.size());
+    s.data = load_csv_rows(path, first, last, nullptr);
+  });
+  finish_shard(s, comm, path);
+  return s;
+}
+
+Shard load_npy_shard(const std::string& x_path, const std::string& y_path, Communicator& comm) {
+  Shard s;
+  agree(comm, [&] {
+    load_npy_rows(x_path, y_path, 0, 0, &s.total_rows);
+    const auto [first, last] = shard_range(s.total_rows, comm.rank(), comm.size());
+    s.data = load_npy_rows(x_path, y_path, first, last, nullptr);
+  });
+  finish_shard(s, comm, x_path);
+  return s;
+}
+
+std::pair<Shard, Shard> train_test_split(const Shard& data, double test_fraction,
+                                         std::uint64_t seed) {
+  const std::size_t n = data.total_rows;
+  if (!(test_fraction > 0.0 && test_fraction < 1.0)) {
+    throw std::invalid_argument("train_test_split: test_fraction must be in (0, 1), got " +
+                                std::to_string(test_fraction));
+  }
+  // As train_test_split rounds (see data.cpp).
+  const double exact = test_fraction * static_cast<double>(n);
+  const double nearest = std::round(exact);
+  const std::size_t n_test =
+      static_cast<std::size_t>(std::abs(exact - nearest) < 1e-9 ? nearest : std::ceil(exact));
+  if (n_test == 0 || n_test >= n) {
+    throw std::invalid_argument("train_test_split: test_fraction " + std::to_string(test_fraction) +
+                                " of " + std::to_string(n) + " rows leaves " +
+                                (n_test == 0 ? "an empty test part" : "an empty training part"));
+  }
+  Rng rng(seed);
+  const std::vector<std::size_t> order = rng.permutation(n);
+  // Part rows are numbered by their place in the part, as train_test_split orders them.
+  auto part = [&](std::size_t begin, std::size_t end) {
+    Shard s;
+    s.total_rows = end - begin;
+    std::vector<std::size_t> local;
+    for (std::size_t k = begin; k < end; ++k) {
+      const auto it = std::lower_bound(data.rows.begin(), data.rows.end(), order[k]);
+      if (it == data.rows.end() || *it != order[k]) continue;
+      local.push_back(static_cast<std::size_t>(it - data.rows.begin()));
+      s.rows.push_back(k - begin);
+    }
+    s.data = take(data.data, local);
+    return s;
+  };
+  return {part(n_test, n), part(0, n_test)};
+}
+
+template <class T>
+void allreduce_gradients(const std::vector<BasicParameter<T>*>& parameters, Communicator& comm,
+                         bool average) {
+  std::size_t n = 0;
+  for (const auto* p : parameters) n += p->grad.size();
+  std::vector<T> buffer(n);
+  auto out = buffer.begin();
+  for (const auto* p : parameters) out = std::copy(p->grad.begin(), p->grad.end(), out);
+  comm.allreduce_sum(buffer.data(), n);
+  const T scale = average ? T(1) / static_cast<T>(comm.size()) : T(1);
+  std::size_t at = 0;
+  for (auto* p : parameters) {
+    for (T& g : p->grad) g = buffer[at++] * scale;
+  }
+}
+
+template <class T>
+void broadcast_parameters(const std::vector<BasicParameter<T>*>& parameters, Communicator& comm,
+                          int root) {
+  for (auto* p : parameters) comm.broadcast(p->value.data(), p->value.size(), root);
+}
+
+template <class T>
+double accuracy(BasicMLP<T>& model, const Shard& data, Communicator& comm) {
+  double counts[2] = {0.0, static_cast<double>(data.data.y.size())};
+  if (!data.data.y.empty()) {
+    const Labels predicted = model.predict(data.data.X);
+    for (std::size_t i = 0; i < predicted.size(); ++i) counts[0] += predicted[i] == data.data.y[i];
+  }
+  comm.allreduce_sum(counts, 2);
+  return counts[1] == 0.0 ? 0.0 : counts[0] / counts[1];
+}
+
+template void allreduce_gradients(const std::vector<BasicParameter<double>*>&, Communicator&, bool);
+template void allreduce_gradients(const std::vector<BasicParameter<float>*>&, Communicator&, bool);
+template void broadcast_parameters(const std::vector<BasicParameter<double>*>&, Communicator&, int);
+template void broadcast_parameters(const std::vector<BasicParameter<float>*>&, Communicator&, int);
+template double accuracy(BasicMLP<double>&, const Shard&, Communicator&);
+template double accuracy(BasicMLP<float>&, const Shard&, Communicator&);
+
+}  // namespace nn

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Data-parallel runs as a user starts them: bad input and failing ranks end every rank non-zero with
+# one message naming the rank (never a hang: each run is given 60 s), and the moons program under
+# mpirun prints the lines one process prints for the same flags, once.
+# usage: mpi_cli.sh "MPIEXEC [FLAGS]" TEST_MPI_BINARY MOONS_BINARY|none SCRATCH_FOLDER TEST_DATA_FOLDER
+set -u
+read -r -a mpiexec <<<"$1"
+test_mpi=$2
+moons=$3
+work=$4
+data=$5
+rm -rf "$work" && mkdir -p "$work"
+failures=0
+fail() { echo "FAILED: $*"; failures=$((failures + 1)); }
+
+# run_mpi RANKS program args...: stdout to $work/out, stderr to $work/err; returns the exit code.
+run_mpi() {
+  local ranks=$1; shift
+  timeout 60 "${mpiexec[@]}" -n "$ranks" "$@" >"$work/out" 2>"$work/err"
+}
+
+# expect_one_error RANKS "what the one message must contain" program args...
+expect_one_error() {
+  local ranks=$1 want=$2; shift 2
+  run_mpi "$ranks" "$@"
+  local code=$?
+  [ "$code" -eq 124 ] && { fail "timed out (a hang): $*"; return; }
+  [ "$code" -ne 0 ] || { fail "exit 0 for: $*"; return; }
+  grep -qF -- "$want" "$work/err" || fail "message for '$*' lacks '$want': $(cat "$work/err")"
+  local count
+  count=$(grep -c "error:" "$work/err")
+  [ "$count" -eq 1 ] || fail "$count error messages instead of one for '$*': $(cat "$work/err")"
+}
+
+expect_one_error 2 "rank 1 disagrees with rank 0 on the model: rank 1 has 2-4-2 tanh, rank 0 has 2-3-2 tanh" \
+  "$test_mpi" disagree-model
+expect_one_error 3 "rank 1 disagrees with rank 0 on the feature columns: rank 1 has 3, rank 0 has 2" \
+  "$test_mpi" disagree-columns
+
+# One rank fails alone: MPI_Abort ends them all, non-zero, with that rank's message.
+run_mpi 2 "$test_mpi" fail-rank
+code=$?
+[ "$code" -eq 124 ] && fail "fail-rank timed out (a hang)"
+[ "$code" -ne 0 ] || fail "fail-rank exited 0"
+grep -qF "test_mpi: error: rank 1: a failure of rank 1 alone" "$work/err" || fail "fail-rank: no message from rank 1: $(cat "$work/err")"
+
+if [ "$moons" != none ]; then
+  flags=(--data "$data/moons200.csv" --hidden 5 --batch-size 20 --optimizer adam --passes 60
+         --log-every 20 --seed 3 --out "$work/out-pictures")
+  alone=$("$moons" "${flags[@]}" 2>&1) || fail "moons in one process exited non-zero: $alone"
+  for ranks in 2 3; do
+    run_mpi "$ranks" "$moons" "${flags[@]}" || fail "moons on $ranks ranks exited non-zero: $(cat "$work/err")"
+    # The reports and accuracies, without the seconds: the same as one process's, printed once.
+    want=$(grep -E "^(Loss after|training accuracy)" <<<"$alone" | sed 's/ *[0-9.]* s$//')
+    got=$(grep -E "^(Loss after|training accuracy)" "$work/out" | sed 's/ *[0-9.]* s$//')
+    [ -n "$want" ] || fail "moons in one process printed no reports: $alone"
+    [ "$got" = "$want" ] || fail "moons on $ranks ranks printed
+$got
+instead of
+$want"
+    grep -qF "on $ranks processes" "$work/out" || fail "moons on $ranks ranks does not say so: $(cat "$work/out")"
+  done
+  [ -s "$work/out-pictures/loss.png" ] || fail "moons under mpirun wrote no loss.png"
+  expect_one_error 2 "cannot open '$work/missing.csv'" "$moons" --data "$work/missing.csv" --passes 10
+  expect_one_error 2 "--passes" "$moons" --data "$data/moons200.csv" --passes -3
+  expect_one_error 2 "under mpirun the moons program trains one model" "$moons"
+fi
+
+if [ "$failures" -ne 0 ]; then
+  echo "$failures failure(s)"
+  exit 1
+fi
+echo "all MPI command-line checks passed"
