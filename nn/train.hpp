@@ -20,6 +20,9 @@ struct TrainOptions {
   LossOptions loss;
   std::uint64_t seed = 0;        // the minibatch order
   std::size_t log_every = 1000;  // report after passes 0, log_every, 2·log_every, …; 0 = never
+  /// With log_every > 0, also report after the last pass (50 passes reported every 10: passes 0,
+  /// 10, …, 40 and 49), so that the final loss is always seen. Off by default, as before.
+  bool log_last = false;
 };
 
 struct Progress {

@@ -181,6 +181,9 @@ int main(int argc, char** argv) {
   seed("cli", "npy-data", "--data\nX.npy\n--labels\ny.npy\n--labels=z.npy");
   seed("cli", "rate-zero", "--rate=0.00");  // once rejected with the range [0.000000, 1000.000000]
   seed("cli", "help-unknown", "-h\n--help\n--bogus=1\nstray");
+  seed("cli", "split-scaling", "--test-fraction=0.3\n--split-seed\n9\n--write-split=s.csv\n"
+                               "--standardize\n--loss-reduction=mean\n--samples\n100");
+  seed("cli", "refused-pairs", "--data=d.csv\n--classes=3\n--load\nm\n--hidden\n4");
 
   using Op = fuzz_api::OpCode;
   // A small net: tanh(p0 + p2) · p1, cross-entropy, backward; then the same with other values.
