@@ -177,7 +177,10 @@ CLI::Option* add_text(CLI::App& app, const std::string& name, std::string& targe
 
 bool parse(CLI::App& app, const std::vector<std::string>& args) {
   // A flag given twice takes its last value, as argparse does.
-  for (CLI::Option* opt : app.get_options()) opt->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  for (CLI::Option* opt : app.get_options()) {
+    opt->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    if (opt->get_items_expected_max() == 0) opt->disable_flag_override();  // "--check=0" is refused
+  }
   app.allow_extras();
   std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 reads from the back
   try {
@@ -185,8 +188,14 @@ bool parse(CLI::App& app, const std::vector<std::string>& args) {
   } catch (const CLI::CallForHelp&) {
     return true;
   } catch (const CLI::ArgumentMismatch& e) {
-    // "--passes: 1 required N missing": the flag is the text before the colon.
     const std::string what = e.what();
+    const std::size_t override = what.find(" was given a disallowed flag override");
+    if (override != std::string::npos) {  // "--check=1"
+      const std::string name = what.substr(0, override);  // CLI11 gives the name without dashes
+      throw std::invalid_argument((name.rfind('-', 0) == 0 ? name : "--" + name) +
+                                  ": takes no value (see --help)");
+    }
+    // "--passes: 1 required N missing": the flag is the text before the colon.
     throw std::invalid_argument(what.substr(0, what.find(':')) + ": missing value (see --help)");
   } catch (const CLI::ValidationError& e) {
     throw std::invalid_argument(e.what());  // "--flag: 'value' is not …" from the checks above

@@ -46,9 +46,11 @@ CLI::Option* add_text(CLI::App& app, const std::string& name, std::string& targe
 /// text wrapped to 100 columns beside a flag column `flag_column` wide.
 void use_help_format(CLI::App& app, std::size_t flag_column);
 
-/// Parses args (without the program name) into the options declared on `app`. Returns true if
-/// --help or -h was given. Throws std::invalid_argument naming the flag (and its value) for an
-/// unknown flag, a stray argument, a missing value or a value the flag's check refuses.
+/// Parses args (without the program name) into the options declared on `app`: "--flag value" or
+/// "--flag=value", the last value of a flag given twice. Returns true if --help or -h was given.
+/// Throws std::invalid_argument naming the flag (and its value) for an unknown flag, a stray
+/// argument, a missing value, a value given to a flag that takes none, or a value the flag's check
+/// refuses.
 bool parse(CLI::App& app, const std::vector<std::string>& args);
 
 /// The value a flag was given (the last one if given more than once), or "" if it was not given.

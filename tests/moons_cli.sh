@@ -209,6 +209,9 @@ out=$("$moons" --data "$work/far.csv" --hidden 3 --passes 300 --log-every 0 --st
 std_acc=$(grep -o "held-out accuracy [0-9.]*%" <<<"$out")
 # 90%: the classes are separated by a line, which a scaled 2-3-2 network finds within 300 passes.
 [ "${std_acc//[^0-9]/}" -ge 900 ] || fail "--standardize on far.csv reaches only $std_acc"
+out=$("$moons" --data "$work/far.csv" --hidden 3 --passes 300 --log-every 0 --out "$work/o11" 2>&1) || fail "far.csv unscaled failed: $out"
+raw_acc=$(grep -o "held-out accuracy [0-9.]*%" <<<"$out")
+[ "${raw_acc//[^0-9]/}" -lt 800 ] || fail "far.csv is learnt without scaling ($raw_acc): the --standardize check shows nothing"
 grep -qx "input_scaling standardize" "$work/std-model/model.txt" || fail "--save does not record the scaling"
 [ -s "$work/std-model/input_mean.npy" ] && [ -s "$work/std-model/input_scale.npy" ] || fail "--save wrote no scaling files"
 out=$("$moons" --data "$work/far.csv" --load "$work/std-model" --out "$work/o11" 2>&1) || fail "--load of a standardized model failed: $out"
@@ -226,6 +229,7 @@ same_rate=$("$moons" --hidden 3 --reg 0 --rate 0.01 --loss-reduction mean --pass
 [ "$(tail -1 <<<"$sum_run" | cut -d' ' -f5)" != "$(tail -1 <<<"$same_rate" | cut -d' ' -f5)" ] \
   || fail "--loss-reduction mean changes nothing at the same rate"
 expect_error "--loss-reduction: 'avg' is not one of sum, mean" --loss-reduction avg
+expect_error "--standardize: takes no value" --standardize=0
 
 # pandas' to_csv: default integer column names and the index column.
 printf '0,1,2\n' > "$work/pandas.csv"; tail -n +2 "$work/far.csv" >> "$work/pandas.csv"
