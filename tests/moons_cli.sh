@@ -194,6 +194,8 @@ e=$(split_of --seed 6 --samples 100 --noise 0)
 cp "$work/exp/data.csv" "$work/keep.csv"
 expect_refused "refusing to overwrite it" --data "$work/keep.csv" --passes 1 --write-split "$work/keep.csv" --out "$work/o10"
 cmp -s "$work/exp/data.csv" "$work/keep.csv" || fail "--write-split over --data changed the data"
+expect_refused "inside the model folder" --hidden 3 --passes 1 --save "$work/m-split" --write-split "$work/m-split/s.csv" --out "$work/o10"
+expect_refused "does not exist" --hidden 3 --passes 1 --write-split "$work/no-such-folder/s.csv" --out "$work/o10"
 expect_error "--test-fraction: '0' is not a number in (0, 1)" --test-fraction 0
 expect_error "--test-fraction 0.999" --hidden 3 --passes 1 --test-fraction 0.999 --samples 100 --out "$work/o10"
 expect_error "--split-seed: 'x' is not a whole number" --split-seed x

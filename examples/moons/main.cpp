@@ -269,13 +269,19 @@ void check_split_target(const moons::Options& o) {
                                "'; refusing to overwrite it");
     }
   }
-  if (!o.save.empty() && within(target, folder_key(o.save))) {
-    throw std::runtime_error("--write-split '" + o.write_split + "' is inside the model folder '" +
-                             o.save + "' that --save writes");
+  for (const std::string* model : {&o.save, &o.load}) {
+    if (!model->empty() && within(target, folder_key(*model))) {
+      throw std::runtime_error("--write-split '" + o.write_split + "' is inside the model folder '" +
+                               *model + "'");
+    }
   }
   std::error_code ec;
   if (std::filesystem::is_directory(o.write_split, ec)) {
     throw std::runtime_error("--write-split '" + o.write_split + "' is a folder, not a file");
+  }
+  if (!std::filesystem::is_directory(target.parent_path(), ec)) {
+    throw std::runtime_error("--write-split '" + o.write_split + "': the folder '" +
+                             target.parent_path().string() + "' does not exist");
   }
 }
 
