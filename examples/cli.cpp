@@ -182,6 +182,14 @@ bool parse(CLI::App& app, const std::vector<std::string>& args) {
     if (opt->get_items_expected_max() == 0) opt->disable_flag_override();  // "--check=0" is refused
   }
   app.allow_extras();
+  // The programs have no short flags but -h: CLI11 would read "-hx" as -h -x, and the rest of a
+  // stack such as "-h-rate=1" as --rate=1.
+  for (const std::string& a : args) {
+    const bool number = a.size() > 1 && ((a[1] >= '0' && a[1] <= '9') || a[1] == '.');
+    if (a.size() > 1 && a[0] == '-' && a[1] != '-' && !number && a != "-h") {
+      throw std::invalid_argument("unknown flag '" + a.substr(0, a.find('=')) + "' (see --help)");
+    }
+  }
   std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 reads from the back
   try {
     app.parse(reversed);

@@ -166,8 +166,11 @@ Options parse(const std::vector<std::string>& args) {
   Texts t;
   CLI::App app("", "moons");
   declare(app, o, t);
-  o.help = cli::parse(app, args);
-  if (o.help) return o;
+  if (cli::parse(app, args)) {  // --help: the other flags, perhaps half read, do not matter
+    Options help;
+    help.help = true;
+    return help;
+  }
   if (!t.hidden.empty()) parse_sizes(t.hidden, o.hidden);
   if (!t.sweep.empty()) parse_sizes(t.sweep, o.sweep);
   o.classes = t.classes == "3" ? 3 : 2;

@@ -104,8 +104,11 @@ Options parse(const std::vector<std::string>& args) {
   std::string models;
   CLI::App app("", "words");
   declare(app, o, models);
-  o.help = cli::parse(app, args);
-  if (o.help) return o;
+  if (cli::parse(app, args)) {  // --help: the other flags, perhaps half read, do not matter
+    Options help;
+    help.help = true;
+    return help;
+  }
   if (!models.empty()) parse_models(models, o.models);
   if (o.sizes.width % o.sizes.heads != 0) {
     throw std::invalid_argument("--heads: '" + std::to_string(o.sizes.heads) + "' does not divide --width " +
