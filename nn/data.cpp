@@ -53,7 +53,7 @@ void check_noise(const char* who, double noise) {
   }
 }
 
-Dataset take_rows(const Dataset& data, const std::vector<std::size_t>& rows) {
+Dataset rows_of(const Dataset& data, const std::vector<std::size_t>& rows) {
   const std::size_t cols = data.X.shape(1);
   Dataset out;
   out.X = Matrix::from_shape({rows.size(), cols});
@@ -118,7 +118,7 @@ Dataset make_moons(std::size_t n, double noise, std::uint64_t seed, bool shuffle
   if (!shuffle) {
     return data;
   }
-  return take_rows(data, rng.permutation(n));
+  return rows_of(data, rng.permutation(n));
 }
 
 Dataset make_spiral(std::size_t n_per_class, int classes, double noise, std::uint64_t seed) {
@@ -218,6 +218,25 @@ Cell parse_cell(std::string_view cell, double& value) {
   return std::isfinite(value) ? Cell::number : Cell::not_finite;
 }
 
+// pandas' DataFrame.to_csv names unnamed columns 0, 1, 2, … and writes an unnamed index as a
+// first column with an empty name ("Unnamed: 0" once read back and written again).
+bool is_index_name(std::string_view cell) {
+  return cell.empty() || cell.substr(0, 8) == "Unnamed:";
+}
+
+bool default_column_names(const std::vector<std::string_view>& cells) {
+  const std::size_t first = !cells.empty() && is_index_name(cells.front()) ? 1 : 0;
+  if (cells.size() - first < 2) {
+    return false;
+  }
+  for (std::size_t c = first; c < cells.size(); ++c) {
+    if (cells[c] != std::to_string(c - first)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 class CsvError {
  public:
   CsvError(const std::string& path, std::size_t line)
@@ -257,6 +276,8 @@ Dataset load_csv_rows(const std::string& path, std::size_t first, std::size_t la
   Labels labels;
   std::size_t columns = 0;  // fixed by the first non-blank line
   std::size_t data_rows = 0;
+  bool index_column = false;  // the header names column 1 as pandas names its index: skip it
+  std::string header_first;   // that name, for messages
   std::size_t line_no = 0;
   std::string line;
   while (std::getline(in, line)) {
@@ -278,13 +299,21 @@ Dataset load_csv_rows(const std::string& path, std::size_t first, std::size_t la
                    std::to_string(cells.size()));
       }
       columns = cells.size();
-      // A header has no numbers at all; a first row mixing numbers and text is a broken data row
-      // and is reported as such below rather than silently dropped.
+      // A header has no numbers at all, or is pandas' default names 0, 1, 2, … (after an empty
+      // index name); a first row mixing numbers and text is a broken data row and is reported as
+      // such below rather than silently dropped.
       double ignored = 0.0;
       const bool header = std::none_of(cells.begin(), cells.end(), [&](std::string_view c) {
         return parse_cell(c, ignored) != Cell::not_a_number;
-      });
+      }) || default_column_names(cells);
       if (header) {
+        header_first = std::string(cells.front());
+        index_column = is_index_name(cells.front());
+        if (index_column && columns < 3) {
+          error.fail("the header " + quoted(text) + " starts with an index column (an empty or "
+                     "'Unnamed: …' name, as pandas writes its index), which leaves fewer than 2 "
+                     "columns for features and a label");
+        }
         continue;
       }
     }
@@ -296,7 +325,16 @@ Dataset load_csv_rows(const std::string& path, std::size_t first, std::size_t la
     if (row < first || row >= last) {
       continue;  // another part's row: counted and its columns checked, its cells left unparsed
     }
-    for (std::size_t c = 0; c < columns; ++c) {
+    if (index_column) {
+      double index = 0.0;
+      if (parse_cell(cells.front(), index) != Cell::number || index < 0.0 ||
+          index != std::floor(index)) {
+        error.fail("column 1 is an index column (the header names it '" + excerpt(header_first) + "'" +
+                   ", as pandas names its index), but holds " + quoted(cells.front()) +
+                   ", not a whole number >= 0");
+      }
+    }
+    for (std::size_t c = index_column ? 1 : 0; c < columns; ++c) {
       double value = 0.0;
       const Cell kind = parse_cell(cells[c], value);
       if (kind != Cell::number) {
@@ -326,7 +364,7 @@ Dataset load_csv_rows(const std::string& path, std::size_t first, std::size_t la
   if (total_rows != nullptr) *total_rows = data_rows;
 
   Dataset data;
-  data.X = Matrix::from_shape({labels.size(), columns - 1});
+  data.X = Matrix::from_shape({labels.size(), columns - 1 - (index_column ? 1 : 0)});
   std::copy(features.begin(), features.end(), data.X.begin());
   data.y = std::move(labels);
   data.classes = max_label(data.y) + 1;
@@ -679,14 +717,12 @@ Dataset load_npy_rows(const std::string& x_path, const std::string& y_path, std:
 // ---------------------------------------------------------------------------------------------
 // Splitting and checking
 
-std::pair<Dataset, Dataset> train_test_split(const Dataset& data, double test_fraction,
-                                             std::uint64_t seed) {
-  check_dataset(data, "train_test_split");
+SplitRows train_test_rows(std::size_t rows, double test_fraction, std::uint64_t seed) {
   if (!(test_fraction > 0.0 && test_fraction < 1.0)) {
     throw std::invalid_argument("train_test_split: test_fraction must be in (0, 1), got " +
                                 fmt(test_fraction));
   }
-  const std::size_t n = data.y.size();
+  const std::size_t n = rows;
   // Round up like sklearn, except that a product within 1e-9 of a whole number counts as that
   // number: 0.3 * 10 is 3.0000000000000004 in doubles and should mean 3 rows, not 4.
   const double exact = test_fraction * static_cast<double>(n);
@@ -700,11 +736,67 @@ std::pair<Dataset, Dataset> train_test_split(const Dataset& data, double test_fr
   }
   Rng rng(seed);
   const std::vector<std::size_t> order = rng.permutation(n);
-  const std::vector<std::size_t> test_rows(order.begin(),
-                                           order.begin() + static_cast<std::ptrdiff_t>(n_test));
-  const std::vector<std::size_t> train_rows(order.begin() + static_cast<std::ptrdiff_t>(n_test),
-                                            order.end());
-  return {take_rows(data, train_rows), take_rows(data, test_rows)};
+  SplitRows split;
+  split.test.assign(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n_test));
+  split.train.assign(order.begin() + static_cast<std::ptrdiff_t>(n_test), order.end());
+  return split;
+}
+
+std::pair<Dataset, Dataset> train_test_split(const Dataset& data, double test_fraction,
+                                             std::uint64_t seed) {
+  check_dataset(data, "train_test_split");
+  const SplitRows split = train_test_rows(data.y.size(), test_fraction, seed);
+  return {rows_of(data, split.train), rows_of(data, split.test)};
+}
+
+Dataset take_rows(const Dataset& data, const std::vector<std::size_t>& rows) {
+  for (std::size_t r : rows) {
+    if (r >= data.y.size() || r >= data.X.shape(0)) {
+      throw std::invalid_argument("take_rows: row " + std::to_string(r) + " of a data set of " +
+                                  std::to_string(data.y.size()) + " rows");
+    }
+  }
+  return rows_of(data, rows);
+}
+
+Standardizer Standardizer::fit(const Matrix& X) {
+  if (X.shape(0) == 0 || X.shape(1) == 0) {
+    throw std::invalid_argument("Standardizer::fit: no rows or no columns (" +
+                                std::to_string(X.shape(0)) + " x " + std::to_string(X.shape(1)) +
+                                ")");
+  }
+  const std::size_t rows = X.shape(0), cols = X.shape(1);
+  Standardizer s;
+  s.mean = xt::zeros<double>({std::size_t{1}, cols});
+  s.scale = xt::ones<double>({std::size_t{1}, cols});
+  for (std::size_t c = 0; c < cols; ++c) {
+    double sum = 0.0;
+    for (std::size_t r = 0; r < rows; ++r) sum += X(r, c);
+    const double mean = sum / static_cast<double>(rows);
+    double squares = 0.0;  // two passes: no cancellation for columns far from 0
+    for (std::size_t r = 0; r < rows; ++r) squares += (X(r, c) - mean) * (X(r, c) - mean);
+    const double deviation = std::sqrt(squares / static_cast<double>(rows));
+    if (!std::isfinite(mean) || !std::isfinite(deviation)) {
+      throw std::invalid_argument("Standardizer::fit: column " + std::to_string(c) +
+                                  " has a mean or deviation that is not finite");
+    }
+    s.mean(0, c) = mean;
+    s.scale(0, c) = deviation > 0.0 ? deviation : 1.0;
+  }
+  return s;
+}
+
+Matrix Standardizer::transform(const Matrix& X) const {
+  if (X.shape(1) != features()) {
+    throw std::invalid_argument("Standardizer::transform: " + std::to_string(X.shape(1)) +
+                                " columns, but the scaling was fitted on " +
+                                std::to_string(features()));
+  }
+  Matrix out = Matrix::from_shape({X.shape(0), X.shape(1)});
+  for (std::size_t r = 0; r < X.shape(0); ++r) {
+    for (std::size_t c = 0; c < X.shape(1); ++c) out(r, c) = (X(r, c) - mean(0, c)) / scale(0, c);
+  }
+  return out;
 }
 
 void check_dataset(const Dataset& data, const std::string& what) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "autograd/tensor.hpp"
 
@@ -43,9 +44,12 @@ Dataset make_spiral(std::size_t n_per_class, int classes, double noise, std::uin
 ///
 /// Comma-separated numbers, one example per line: every column but the last is a feature, the last
 /// is an integer label in 0..max_classes-1; classes = largest label + 1. A first line without any
-/// number in it is a header and skipped; blank lines are ignored. Throws std::runtime_error naming
-/// the file, the 1-based line (and column) and what was expected; a bad cell is quoted by its first
-/// 32 characters, control characters escaped.
+/// number in it is a header and skipped, and so is a first line of exactly 0,1,…,k-1 (pandas'
+/// names for unnamed columns: a data row of those very values is taken for a header). If the
+/// header's first name is empty or starts with "Unnamed:" (pandas' to_csv with its index), the
+/// first column is the row index: it must hold whole numbers >= 0 and is dropped. Blank lines are
+/// ignored. Throws std::runtime_error naming the file, the 1-based line (and column) and what was
+/// expected; a bad cell is quoted by its first 32 characters, control characters escaped.
 Dataset load_csv(const std::string& path);
 
 /// Rows first..last-1 (0-based, counting data rows only, not a header or blank lines) of a CSV
@@ -88,6 +92,38 @@ extern template autograd::BasicMatrix<float> load_npy_matrix(const std::string&,
 /// Throws std::invalid_argument if test_fraction is not in (0, 1) or leaves a part empty.
 std::pair<Dataset, Dataset> train_test_split(const Dataset& data, double test_fraction,
                                              std::uint64_t seed);
+
+/// The rows of a train/test split, as 0-based indices into the data set's rows.
+struct SplitRows {
+  std::vector<std::size_t> train;  ///< training rows, in the shuffled order train_test_split uses
+  std::vector<std::size_t> test;   ///< held-out rows, in the shuffled order train_test_split uses
+};
+
+/// The rows train_test_split(data, test_fraction, seed) puts in each part, for `rows` rows: the
+/// same seed gives the same rows, so that another tool can use the same split. Throws
+/// std::invalid_argument as train_test_split does for test_fraction.
+SplitRows train_test_rows(std::size_t rows, double test_fraction, std::uint64_t seed);
+
+/// The given rows of data (0-based, in the order given, repeats allowed), keeping `classes`.
+/// Throws std::invalid_argument naming the first row outside the data set.
+Dataset take_rows(const Dataset& data, const std::vector<std::size_t>& rows);
+
+/// Feature scaling as scikit-learn's StandardScaler: x' = (x − mean) / scale per column, with the
+/// mean and the population standard deviation (ddof 0) of the rows it was fitted on; a constant
+/// column gets scale 1. Fit it on the training rows only, so that held-out rows do not leak into
+/// the scaling.
+struct Standardizer {
+  autograd::Matrix mean;   ///< [1 x features]
+  autograd::Matrix scale;  ///< [1 x features], every entry > 0
+
+  /// The mean and deviation of each column of X. Throws std::invalid_argument if X has no rows or
+  /// no columns, or a column's mean or deviation is not finite.
+  static Standardizer fit(const autograd::Matrix& X);
+  /// (X − mean) / scale, row by row. Throws std::invalid_argument if X's column count differs.
+  autograd::Matrix transform(const autograd::Matrix& X) const;
+  /// The number of feature columns it was fitted on.
+  std::size_t features() const { return mean.shape(1); }
+};
 
 /// Checks that a data set is usable.
 ///

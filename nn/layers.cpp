@@ -103,8 +103,25 @@ BasicMLP<T>::BasicMLP(std::vector<Dense> layers, Activation hidden) : layers_(st
 }
 
 template <class T>
+void BasicMLP<T>::set_input_scaling(std::optional<Standardizer> scaling) {
+  if (scaling && (scaling->features() != sizes().front() || scaling->scale.shape(1) != scaling->features() ||
+                  scaling->mean.shape(0) != 1 || scaling->scale.shape(0) != 1)) {
+    throw std::invalid_argument("set_input_scaling: a scaling of mean " +
+                                autograd::shape_str(scaling->mean) + " and scale " +
+                                autograd::shape_str(scaling->scale) + " for a network of " +
+                                std::to_string(sizes().front()) + " inputs");
+  }
+  if (scaling) {
+    scaling_mean_ = xt::cast<T>(scaling->mean);
+    scaling_scale_ = xt::cast<T>(scaling->scale);
+  }
+  scaling_ = std::move(scaling);
+}
+
+template <class T>
 BasicVar<T> BasicMLP<T>::operator()(Tape& tape, const Var& x) {
   Var h = x;
+  if (scaling_) h = autograd::div(autograd::sub(h, tape.constant(scaling_mean_)), tape.constant(scaling_scale_));
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     h = layers_[i](tape, h);
     if (i + 1 < layers_.size()) h = activate(hidden_, h);

@@ -7,10 +7,12 @@
 /// and nn::f32::MLP are float32 and nn::f64::… float64, so that a model switches precision with one
 /// alias. Data (Dataset, the X given to predict) stay float64 and are rounded to T on the way in.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "autograd/autograd.hpp"
+#include "nn/data.hpp"
 
 /// Neural networks made only of autograd ops: layers, sequence layers, losses, optimisers, the
 /// training loop, data sets and model files.
@@ -123,6 +125,14 @@ class BasicMLP {
   /// Sets what converted_from() returns (load_model does).
   void set_converted_from(std::string dtype) { converted_from_ = std::move(dtype); }
 
+  /// Feature scaling applied to the inputs before the first layer, by operator() (so by training,
+  /// predict and probabilities alike): the network sees (x − mean) / scale. Set it before training
+  /// (fitted on the training rows); save_model stores it and load_model restores it. Throws
+  /// std::invalid_argument if its feature count is not the network's input size.
+  void set_input_scaling(std::optional<Standardizer> scaling);
+  /// The scaling set by set_input_scaling or load_model, or none (the inputs are used as given).
+  const std::optional<Standardizer>& input_scaling() const { return scaling_; }
+
  private:
   std::size_t rows_per_pass() const;
   template <class Use>
@@ -131,6 +141,8 @@ class BasicMLP {
   std::vector<Dense> layers_;
   Activation hidden_;
   std::string converted_from_;
+  std::optional<Standardizer> scaling_;
+  BasicMatrix<T> scaling_mean_, scaling_scale_;  // scaling_ in precision T
 };
 
 using Dense = BasicDense<double>;  ///< A float64 dense layer.

@@ -43,9 +43,15 @@ bool is_param_file(const std::string& name, std::size_t& layer) {
   return true;
 }
 
+// The input scaling's files (always float64, whatever the model's dtype), present when model.txt
+// has the line "input_scaling standardize".
+const char* const scaling_mean_name = "input_mean.npy";
+const char* const scaling_scale_name = "input_scale.npy";
+
 bool is_model_file(const std::string& name) {
   std::size_t layer = 0;
-  return name == manifest_name || is_param_file(name, layer);
+  return name == manifest_name || is_param_file(name, layer) || name == scaling_mean_name ||
+         name == scaling_scale_name;
 }
 
 // "nan", "inf" or "-inf" and where, for the first non-finite element of m; empty if all are finite.
@@ -235,11 +241,16 @@ void save_model(const BasicMLP<T>& model, const std::string& folder) {
       xt::dump_npy((staging / param_file(i, "W")).string(), layer.W.value);
       xt::dump_npy((staging / param_file(i, "b")).string(), layer.b.value);
     }
+    if (model.input_scaling()) {
+      xt::dump_npy((staging / scaling_mean_name).string(), model.input_scaling()->mean);
+      xt::dump_npy((staging / scaling_scale_name).string(), model.input_scaling()->scale);
+    }
     std::ofstream out(staging / manifest_name);
     out << format_line << "\nactivation " << to_string(model.activation()) << "\nsizes";
     for (std::size_t s : model.sizes()) out << ' ' << s;
     out << "\ndtype " << autograd::dtype_name<T>() << '\n';
     if (!model.converted_from().empty()) out << "converted_from " << model.converted_from() << '\n';
+    if (model.input_scaling()) out << "input_scaling standardize\n";
     out.close();
     if (!out) throw std::runtime_error("writing " + (staging / manifest_name).string() + " failed");
     // Checked again: the folder may have changed while the model trained or was written.
@@ -282,6 +293,7 @@ struct Manifest {
   std::vector<std::size_t> sizes;
   std::string dtype = "float64";
   std::string converted_from;
+  bool standardize = false;  // "input_scaling standardize": input_mean.npy and input_scale.npy
 };
 
 Manifest read_manifest(const std::string& folder) {
@@ -328,19 +340,27 @@ Manifest read_manifest(const std::string& folder) {
   // earlier versions) and the precision they were converted from, if they were.
   std::string& dtype = m.dtype;
   std::string& converted_from = m.converted_from;
-  bool seen_dtype = false, seen_converted = false;
+  bool seen_dtype = false, seen_converted = false, seen_scaling = false;
   for (int number = 4; std::getline(in, line); ++number) {
     std::istringstream fields(line);
     std::string value, extra;
     fields >> key >> value;
-    bool* seen = key == "dtype" ? &seen_dtype : key == "converted_from" ? &seen_converted : nullptr;
-    if (seen == nullptr || *seen || !is_dtype(value) || (fields >> extra)) {
+    bool* seen = key == "dtype"            ? &seen_dtype
+                 : key == "converted_from" ? &seen_converted
+                 : key == "input_scaling"  ? &seen_scaling
+                                           : nullptr;
+    const bool valid = key == "input_scaling" ? value == "standardize" : is_dtype(value);
+    if (seen == nullptr || *seen || !valid || (fields >> extra)) {
       throw std::runtime_error(where + std::to_string(number) +
-                               ": expected 'dtype float64|float32' or 'converted_from " +
-                               "float64|float32', each at most once");
+                               ": expected 'dtype float64|float32', 'converted_from " +
+                               "float64|float32' or 'input_scaling standardize', each at most once");
     }
     *seen = true;
-    (key == "dtype" ? dtype : converted_from) = value;
+    if (key == "input_scaling") {
+      m.standardize = true;
+    } else {
+      (key == "dtype" ? dtype : converted_from) = value;
+    }
   }
   return m;
 }
@@ -374,6 +394,28 @@ BasicMLP<T> load_model(const std::string& folder) {
     layers.emplace_back(std::move(W), std::move(b));
   }
   BasicMLP<T> model(std::move(layers), m.activation);
+  const fs::path mean_path = fs::path(folder) / scaling_mean_name;
+  const fs::path scale_path = fs::path(folder) / scaling_scale_name;
+  if (m.standardize) {
+    Standardizer scaling;
+    scaling.mean = load_param<double>(mean_path, 1, sizes.front(), "float64");
+    scaling.scale = load_param<double>(scale_path, 1, sizes.front(), "float64");
+    for (std::size_t c = 0; c < sizes.front(); ++c) {
+      if (!(scaling.scale(0, c) > 0.0)) {
+        throw std::runtime_error(scale_path.string() + ": element (0, " + std::to_string(c) +
+                                 ") is " + std::to_string(scaling.scale(0, c)) +
+                                 "; a scale must be > 0");
+      }
+    }
+    model.set_input_scaling(std::move(scaling));
+  } else {
+    for (const fs::path& p : {mean_path, scale_path}) {
+      if (fs::exists(fs::symlink_status(p, ec))) {
+        throw std::runtime_error(p.string() + ": an input scaling file, but " + manifest.string() +
+                                 " has no 'input_scaling standardize' line");
+      }
+    }
+  }
   // Loaded in another precision: the model says so, and so will its manifest when it is saved.
   model.set_converted_from(dtype != autograd::dtype_name<T>() ? dtype : m.converted_from);
   return model;

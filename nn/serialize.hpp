@@ -9,7 +9,10 @@
 ///   sizes 2 3 2
 ///   dtype float32                  (absent in files of earlier versions: float64)
 ///   converted_from float64         (only if the model was loaded from a file of the other precision)
+///   input_scaling standardize      (only for a model with input scaling: input_mean.npy and
+///                                   input_scale.npy, float64 [1 x inputs], hold it)
 /// ```
+/// Folders of earlier versions, without the optional lines, load as before.
 #include <string>
 
 #include "nn/layers.hpp"
@@ -20,9 +23,10 @@ namespace nn {
 ///
 /// Throws std::runtime_error naming the path unless save_model could write a model there: the
 /// path must be absent, an empty folder, or a model folder this program wrote (model.txt starting
-/// with its format line, and nothing but model.txt and layerN_W.npy / layerN_b.npy in it); a file,
-/// a symbolic link or any other folder is refused. Creates missing parent folders and checks that
-/// the parent is writable, so that a program can call it before a long training run.
+/// with its format line, and nothing but model.txt, layerN_W.npy / layerN_b.npy and the input
+/// scaling's files in it); a file, a symbolic link or any other folder is refused. Creates missing
+/// parent folders and checks that the parent is writable, so that a program can call it before a
+/// long training run.
 void check_save_target(const std::string& folder);
 
 /// Saves model to folder, in the model's precision.

@@ -118,7 +118,8 @@ std::vector<Progress> train(BasicMLP<T>& model, const Dataset& data, const Train
       rate = options.schedule.rate(step++);
       optimizer->step(rate);
     }
-    if (options.log_every != 0 && pass % options.log_every == 0) {
+    const bool last = options.log_last && pass + 1 == options.passes;
+    if (options.log_every != 0 && (pass % options.log_every == 0 || last)) {
       Progress p;
       p.pass = pass;
       p.loss = reported_loss_of(model, X_all, data.y, options.loss.reg);

@@ -22,6 +22,9 @@ struct TrainOptions {
   LossOptions loss;              ///< The objective's weight penalty and reduction.
   std::uint64_t seed = 0;        ///< The minibatch order.
   std::size_t log_every = 1000;  ///< Report after passes 0, log_every, 2·log_every, …; 0 = never.
+  /// With log_every > 0, also report after the last pass (50 passes reported every 10: passes 0,
+  /// 10, …, 40 and 49), so that the final loss is always seen. Off by default, as before.
+  bool log_last = false;
 };
 
 /// One report of train().

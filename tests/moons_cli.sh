@@ -140,6 +140,109 @@ printf '1,2,0\n1,\001%0200d,1\n' 0 > "$work/long-cell.csv"
 out=$("$moons" --data "$work/long-cell.csv" --hidden 3 2>&1)
 grep -qF '\x01000' <<<"$out" && ! grep -q "0\{40\}" <<<"$out" || fail "a long bad cell is quoted whole or unescaped: $out"
 
+# --help is generated from the flags' declarations and lists every flag with its range or choices.
+help=$("$moons" --help) || fail "--help exited non-zero"
+for flag in --hidden --activation --classes --batch-size --optimizer --rate --schedule --decay \
+            --decay-every --reg --loss-reduction --standardize --samples --noise --seed --data \
+            --labels --test-fraction --split-seed --write-split --save --load --dtype --passes \
+            --log-every --sweep --out --help; do
+  grep -qE -- "^ +(-h,)?$flag( |$)" <<<"$help" || fail "--help does not list $flag"
+done
+grep -qF -- "--rate X:in [1e-12, 1000]" <<<"$help" || fail "--help does not give --rate's range"
+grep -qF -- "{sum,mean}" <<<"$help" || fail "--help does not give --loss-reduction's choices"
+grep -qF "refused with --data" <<<"$help" || fail "--help does not say --classes is refused with --data"
+
+# --classes, --samples and --noise describe generated data: refused with --data, whose labels give
+# the classes.
+expect_refused "--classes '3' is for generated data" --data "$work/exp/data.csv" --classes 3 --hidden 3 --passes 10 --out "$work/o8"
+expect_refused "--samples '300' is for generated data" --data "$work/exp/data.csv" --samples 300 --passes 10 --out "$work/o8"
+expect_refused "--noise '0.1' is for generated data" --data "$data/moons200_X.npy" --labels "$data/moons200_y.npy" --noise 0.1 --out "$work/o8"
+
+# --load evaluates a saved model: flags that would shape or train a new one are refused.
+expect_refused "--hidden '8,8' shapes or trains a new model" --classes 3 --samples 300 --load "$work/model" --hidden 8,8 --out "$work/o8"
+expect_refused "--passes '5' shapes or trains" --classes 3 --samples 300 --load "$work/model" --passes 5 --out "$work/o8"
+expect_refused "--standardize shapes or trains" --classes 3 --samples 300 --load "$work/model" --standardize --out "$work/o8"
+expect_refused "--loss-reduction 'mean'" --classes 3 --samples 300 --load "$work/model" --loss-reduction mean --out "$work/o8"
+
+# The final pass is always logged: 50 passes logged every 10 end with pass 49.
+out=$("$moons" --hidden 3 --passes 50 --log-every 10 --out "$work/o9" 2>&1) || fail "--passes 50 --log-every 10 failed: $out"
+[ "$(grep -c "^Loss after iteration" <<<"$out")" = 6 ] && grep -q "^Loss after iteration 49:" <<<"$out" \
+  || fail "50 passes logged every 10 do not end with pass 49: $out"
+
+# --test-fraction, --split-seed, --write-split: the held-out part's size, its own seed, the rows.
+out=$("$moons" --hidden 3 --passes 1 --test-fraction 0.35 --write-split "$work/split.csv" --out "$work/o10" 2>&1) \
+  || fail "--test-fraction 0.35 failed: $out"
+grep -qF "on 130 points" <<<"$out" || fail "--test-fraction 0.35 of 200 rows does not train on 130: $out"
+[ "$(head -1 "$work/split.csv")" = "row,part" ] || fail "--write-split has no 'row,part' header"
+[ "$(grep -c ',test$' "$work/split.csv")" = 70 ] && [ "$(grep -c ',train$' "$work/split.csv")" = 130 ] \
+  || fail "--write-split does not list 70 test and 130 training rows"
+[ "$(cut -d, -f1 "$work/split.csv" | tail -n +2 | tr '\n' ' ')" = "$(seq -s ' ' 0 199) " ] \
+  || fail "--write-split does not list rows 0 to 199 in order"
+split_of() {  # the split file written with these flags
+  "$moons" --hidden 3 --passes 1 --write-split "$work/s.csv" --out "$work/o10" "$@" >/dev/null 2>&1 || fail "--write-split with $* failed"
+  cat "$work/s.csv"
+}
+a=$(split_of --seed 1 --split-seed 5 --samples 100)
+b=$(split_of --seed 2 --split-seed 5 --samples 100)
+c=$(split_of --seed 1 --split-seed 6 --samples 100)
+d=$(split_of --seed 5 --samples 100 --noise 0)
+e=$(split_of --seed 6 --samples 100 --noise 0)
+[ "$a" = "$b" ] || fail "--split-seed 5 gives another split when --seed changes"
+[ "$a" != "$c" ] || fail "--split-seed 6 gives the same split as --split-seed 5"
+[ "$a" = "$d" ] || fail "without --split-seed the split does not follow --seed"
+[ "$d" != "$e" ] || fail "--seed 5 and --seed 6 give the same split"
+cp "$work/exp/data.csv" "$work/keep.csv"
+expect_refused "refusing to overwrite it" --data "$work/keep.csv" --passes 1 --write-split "$work/keep.csv" --out "$work/o10"
+cmp -s "$work/exp/data.csv" "$work/keep.csv" || fail "--write-split over --data changed the data"
+expect_refused "inside the model folder" --hidden 3 --passes 1 --save "$work/m-split" --write-split "$work/m-split/s.csv" --out "$work/o10"
+expect_refused "does not exist" --hidden 3 --passes 1 --write-split "$work/no-such-folder/s.csv" --out "$work/o10"
+expect_error "--test-fraction: '0' is not a number in (0, 1)" --test-fraction 0
+expect_error "--test-fraction 0.999" --hidden 3 --passes 1 --test-fraction 0.999 --samples 100 --out "$work/o10"
+expect_error "--split-seed: 'x' is not a whole number" --split-seed x
+
+# --standardize: features far from 0 and of unit spread 1000 saturate tanh at rate 0.01; scaled by
+# the training rows' mean and deviation (saved with the model) they are easy. The data: two
+# classes split by x0 + x1 > 1 in the unit square, then x0 -> 5000 + 1000·x0, x1 -> -3000 + 1000·x1.
+awk 'BEGIN { srand(1); print "x0,x1,label";
+             for (i = 0; i < 300; i++) { x = rand(); y = rand(); printf "%.6f,%.6f,%d\n", 5000 + 1000 * x, -3000 + 1000 * y, (x + y > 1) } }' \
+  > "$work/far.csv"
+out=$("$moons" --data "$work/far.csv" --hidden 3 --passes 300 --log-every 0 --standardize --save "$work/std-model" --out "$work/o11" 2>&1) \
+  || fail "--standardize failed: $out"
+std_acc=$(grep -o "held-out accuracy [0-9.]*%" <<<"$out")
+# 90%: the classes are separated by a line, which a scaled 2-3-2 network finds within 300 passes.
+[ "${std_acc//[^0-9]/}" -ge 900 ] || fail "--standardize on far.csv reaches only $std_acc"
+out=$("$moons" --data "$work/far.csv" --hidden 3 --passes 300 --log-every 0 --out "$work/o11" 2>&1) || fail "far.csv unscaled failed: $out"
+raw_acc=$(grep -o "held-out accuracy [0-9.]*%" <<<"$out")
+[ "${raw_acc//[^0-9]/}" -lt 800 ] || fail "far.csv is learnt without scaling ($raw_acc): the --standardize check shows nothing"
+grep -qx "input_scaling standardize" "$work/std-model/model.txt" || fail "--save does not record the scaling"
+[ -s "$work/std-model/input_mean.npy" ] && [ -s "$work/std-model/input_scale.npy" ] || fail "--save wrote no scaling files"
+out=$("$moons" --data "$work/far.csv" --load "$work/std-model" --out "$work/o11" 2>&1) || fail "--load of a standardized model failed: $out"
+[ "$(grep -o "held-out accuracy [0-9.]*%" <<<"$out")" = "$std_acc" ] || fail "the loaded standardized model scores differently: $out"
+grep -qF "standardizing its inputs" <<<"$out" || fail "--load does not say it standardizes: $out"
+
+# --loss-reduction mean: with the full batch and no weight penalty, the mean at rate 0.01·160 takes
+# the steps of the sum at rate 0.01 (160 training rows), so the printed losses agree to their 6
+# decimals; at the same rate they do not.
+sum_run=$("$moons" --hidden 3 --reg 0 --rate 0.01 --passes 20 --log-every 10 --out "$work/o12" 2>&1 | grep "^Loss")
+mean_run=$("$moons" --hidden 3 --reg 0 --rate 1.6 --loss-reduction mean --passes 20 --log-every 10 --out "$work/o12" 2>&1 | grep "^Loss")
+same_rate=$("$moons" --hidden 3 --reg 0 --rate 0.01 --loss-reduction mean --passes 20 --log-every 10 --out "$work/o12" 2>&1 | grep "^Loss")
+[ -n "$sum_run" ] && [ "$(cut -d' ' -f5 <<<"$sum_run")" = "$(cut -d' ' -f5 <<<"$mean_run")" ] \
+  || fail "--loss-reduction mean at rate·N does not match the sum: $sum_run / $mean_run"
+[ "$(tail -1 <<<"$sum_run" | cut -d' ' -f5)" != "$(tail -1 <<<"$same_rate" | cut -d' ' -f5)" ] \
+  || fail "--loss-reduction mean changes nothing at the same rate"
+expect_error "--loss-reduction: 'avg' is not one of sum, mean" --loss-reduction avg
+expect_error "--standardize: takes no value" --standardize=0
+
+# pandas' to_csv: default integer column names and the index column.
+printf '0,1,2\n' > "$work/pandas.csv"; tail -n +2 "$work/far.csv" >> "$work/pandas.csv"
+out=$("$moons" --data "$work/pandas.csv" --hidden 3 --passes 1 --out "$work/o13" 2>&1) || fail "a 0,1,2 header failed: $out"
+grep -qF "Training 2-3-2 tanh on 240 points" <<<"$out" || fail "a 0,1,2 header was not read as a header: $out"
+awk 'NR == 1 { print "," $0; next } { print NR - 2 "," $0 }' "$work/far.csv" > "$work/indexed.csv"
+out=$("$moons" --data "$work/indexed.csv" --hidden 3 --passes 1 --out "$work/o13" 2>&1) || fail "an index column failed: $out"
+grep -qF "Training 2-3-2 tanh on 240 points" <<<"$out" || fail "the index column was read as a feature: $out"
+printf ',x0,x1,label\n0,1,2,0\nnine,1,2,1\n' > "$work/bad-index.csv"
+expect_error "bad-index.csv: line 3: column 1 is an index column" --data "$work/bad-index.csv" --hidden 3
+
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed"
   exit 1

@@ -322,6 +322,52 @@ TEST_CASE("load_csv accepts headerless, blank-line and CRLF files", "[csv]") {
   }
 }
 
+TEST_CASE("load_csv reads pandas' to_csv output: default column names and the index column", "[csv]") {
+  TempDir dir;
+  SECTION("header 0,1,2 (pandas' names for unnamed columns) is a header, not a data row") {
+    const nn::Dataset d = nn::load_csv(dir.write("a.csv", "0,1,2\n0.5,1.5,1\n2.5,3.5,0\n"));
+    REQUIRE(d.X.shape(0) == 2);
+    CHECK(d.X(0, 0) == 0.5);
+    CHECK(d.y == autograd::Labels{1, 0});
+  }
+  SECTION("a first line of other numbers stays a data row") {
+    const nn::Dataset d = nn::load_csv(dir.write("b.csv", "0,2,1\n0.5,1.5,0\n"));
+    REQUIRE(d.X.shape(0) == 2);
+    CHECK(d.X(0, 1) == 2.0);
+    CHECK(d.y == autograd::Labels{1, 0});
+  }
+  SECTION("to_csv() with its index: an empty first name, then the index in column 1") {
+    const nn::Dataset d =
+        nn::load_csv(dir.write("c.csv", ",x0,x1,label\n7,0.5,1.5,1\n3,2.5,3.5,0\n"));
+    REQUIRE(d.X.shape(1) == 2);
+    REQUIRE(d.X.shape(0) == 2);
+    CHECK(d.X(0, 0) == 0.5);
+    CHECK(d.X(1, 1) == 3.5);
+    CHECK(d.y == autograd::Labels{1, 0});
+  }
+  SECTION("the index with default column names, and 'Unnamed: 0' from a second round trip") {
+    for (const char* header : {",0,1,2", "Unnamed: 0,0,1,2", "Unnamed: 0,a,b,c"}) {
+      const nn::Dataset d =
+          nn::load_csv(dir.write("d.csv", std::string(header) + "\n0,0.5,1.5,1\n1,2.5,3.5,0\n"));
+      INFO(header);
+      REQUIRE(d.X.shape(1) == 2);
+      CHECK(d.X(1, 0) == 2.5);
+      CHECK(d.y == autograd::Labels{1, 0});
+    }
+  }
+  SECTION("an index column that holds no whole number is refused, saying what was seen") {
+    const std::string path = dir.write("e.csv", ",x0,x1,label\n0,0.5,1.5,1\nb,2.5,3.5,0\n");
+    const std::string message = error_of([&] { nn::load_csv(path); });
+    CHECK_THAT(message, Contains(path + ": line 3") && Contains("index column") &&
+                            Contains("'b'"));
+  }
+  SECTION("an index column that leaves no feature is refused") {
+    const std::string path = dir.write("f.csv", ",label\n0,1\n");
+    CHECK_THAT(error_of([&] { nn::load_csv(path); }),
+               Contains(path + ": line 1") && Contains("index column"));
+  }
+}
+
 TEST_CASE("load_csv errors name the file, the line and the problem", "[csv]") {
   TempDir dir;
   SECTION("missing file") {
@@ -628,4 +674,50 @@ TEST_CASE("check_dataset", "[data]") {
     d.y.clear();
     REQUIRE_THROWS_AS(nn::check_dataset(d, "moons"), std::invalid_argument);
   }
+}
+
+TEST_CASE("train_test_rows gives the rows train_test_split uses", "[split]") {
+  nn::Dataset d;
+  d.X = autograd::Matrix::from_shape({10, 1});
+  d.y.resize(10);
+  for (std::size_t i = 0; i < 10; ++i) {
+    d.X(i, 0) = static_cast<double>(i);  // each row names itself
+    d.y[i] = static_cast<int>(i % 2);
+  }
+  d.classes = 2;
+  const nn::SplitRows rows = nn::train_test_rows(10, 0.3, 7);
+  const auto [train, test] = nn::train_test_split(d, 0.3, 7);
+  REQUIRE(rows.test.size() == 3);
+  REQUIRE(rows.train.size() == 7);
+  for (std::size_t i = 0; i < rows.test.size(); ++i) CHECK(test.X(i, 0) == static_cast<double>(rows.test[i]));
+  for (std::size_t i = 0; i < rows.train.size(); ++i) CHECK(train.X(i, 0) == static_cast<double>(rows.train[i]));
+  std::set<std::size_t> all(rows.train.begin(), rows.train.end());
+  all.insert(rows.test.begin(), rows.test.end());
+  CHECK(all.size() == 10);  // every row in exactly one part
+  CHECK(nn::train_test_rows(10, 0.3, 8).test != rows.test);  // the seed moves the split
+  CHECK_THROWS_AS(nn::train_test_rows(10, 1.0, 7), std::invalid_argument);
+  CHECK_THAT(error_of([&] { nn::take_rows(d, {0, 10}); }), Contains("row 10"));
+}
+
+TEST_CASE("Standardizer: scikit-learn's StandardScaler", "[scaling]") {
+  autograd::Matrix X = {{1.0, 5.0, 2.0}, {3.0, 5.0, 4.0}, {5.0, 5.0, 9.0}};
+  const nn::Standardizer s = nn::Standardizer::fit(X);
+  // Column 0: mean 3, population deviation sqrt(8/3); column 1 constant: scale 1 (as sklearn);
+  // column 2: mean 5, deviation sqrt((9 + 1 + 16) / 3). Computed by hand; 1e-15 allows for the
+  // last bit of the divisions and square roots.
+  CHECK_THAT(s.mean(0, 0), WithinAbs(3.0, 1e-15));
+  CHECK_THAT(s.scale(0, 0), WithinAbs(std::sqrt(8.0 / 3.0), 1e-15));
+  CHECK(s.scale(0, 1) == 1.0);
+  CHECK_THAT(s.scale(0, 2), WithinAbs(std::sqrt(26.0 / 3.0), 1e-15));
+  const autograd::Matrix Z = s.transform(X);
+  for (std::size_t c = 0; c < 3; ++c) {
+    double sum = 0.0;
+    for (std::size_t r = 0; r < 3; ++r) sum += Z(r, c);
+    CHECK_THAT(sum, WithinAbs(0.0, 1e-12));
+  }
+  CHECK_THAT(Z(2, 0), WithinAbs(2.0 / std::sqrt(8.0 / 3.0), 1e-15));
+  CHECK(Z(0, 1) == 0.0);
+  CHECK_THAT(error_of([&] { s.transform(autograd::Matrix::from_shape({2, 2})); }),
+             Contains("2 columns") && Contains("3"));
+  CHECK_THROWS_AS(nn::Standardizer::fit(autograd::Matrix::from_shape({0, 2})), std::invalid_argument);
 }

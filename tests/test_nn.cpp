@@ -377,3 +377,53 @@ TEST_CASE("float32 models: layers, optimisers and reported loss are float32", "[
   CHECK_FALSE((m32.layers()[1].W.value == before));
   CHECK(nn::make_optimizer("momentum", m32.parameters()) != nullptr);
 }
+
+TEST_CASE("nn::train reports the last pass when asked (log_last)", "[nn]") {
+  const nn::Dataset data = nn::make_moons(40, 0.2, 2);
+  nn::TrainOptions options;
+  options.passes = 50;
+  options.log_every = 10;
+  std::vector<std::size_t> passes;
+  nn::MLP a({2, 3, 2}, nn::Activation::tanh, 2);
+  for (const auto& p : nn::train(a, data, options)) passes.push_back(p.pass);
+  CHECK(passes == std::vector<std::size_t>{0, 10, 20, 30, 40});  // the default, as before
+  options.log_last = true;
+  passes.clear();
+  nn::MLP b({2, 3, 2}, nn::Activation::tanh, 2);
+  const auto reports = nn::train(b, data, options);
+  for (const auto& p : reports) passes.push_back(p.pass);
+  CHECK(passes == std::vector<std::size_t>{0, 10, 20, 30, 40, 49});
+  CHECK(reports.back().loss == nn::reported_loss(b, data, options.loss.reg));  // after the last step
+  options.passes = 41;  // the last pass is a multiple of log_every: reported once
+  passes.clear();
+  nn::MLP c({2, 3, 2}, nn::Activation::tanh, 2);
+  for (const auto& p : nn::train(c, data, options)) passes.push_back(p.pass);
+  CHECK(passes == std::vector<std::size_t>{0, 10, 20, 30, 40});
+}
+
+TEST_CASE("the mean loss is the summed loss with the rate divided by the batch rows", "[nn]") {
+  // Full batch, no weight penalty: the mean's gradient is the sum's divided by N, so gradient
+  // descent with rate r·N on the mean takes the steps of rate r on the sum. The two runs differ
+  // only in rounding (one multiplication by N and one by 1/N per step); 1e-10 on losses of order
+  // 0.3 after 200 passes leaves room for that and none for a wrong reduction.
+  const nn::Dataset data = nn::make_moons(80, 0.2, 5);
+  nn::TrainOptions sum_options;
+  sum_options.passes = 200;
+  sum_options.log_every = 50;
+  sum_options.loss.reg = 0.0;
+  sum_options.schedule.base = 0.01;
+  nn::TrainOptions mean_options = sum_options;
+  mean_options.loss.reduction = Reduction::mean;
+  mean_options.schedule.base = 0.01 * 80;
+  nn::MLP a({2, 5, 2}, nn::Activation::tanh, 5);
+  nn::MLP b({2, 5, 2}, nn::Activation::tanh, 5);
+  const auto sum_log = nn::train(a, data, sum_options);
+  const auto mean_log = nn::train(b, data, mean_options);
+  REQUIRE(sum_log.size() == mean_log.size());
+  for (std::size_t i = 0; i < sum_log.size(); ++i) CHECK_THAT(mean_log[i].loss, WithinAbs(sum_log[i].loss, 1e-10));
+  CHECK(sum_log.back().loss < sum_log.front().loss - 0.01);  // it did train
+  // With the same rate, the mean takes N times smaller steps: another loss.
+  nn::MLP c({2, 5, 2}, nn::Activation::tanh, 5);
+  mean_options.schedule.base = 0.01;
+  CHECK(std::abs(nn::train(c, data, mean_options).back().loss - sum_log.back().loss) > 1e-3);
+}

@@ -259,3 +259,54 @@ TEST_CASE("loading in the other precision converts and says so in the manifest",
     CHECK_THROWS_WITH(nn::saved_dtype(tmp.path("m64")), Contains("model.txt: line 4"));
   }
 }
+
+TEST_CASE("a model's input scaling is applied by the model and kept by save and load", "[serialize][scaling]") {
+  TempDir dir;
+  const autograd::Matrix X = {{1000.0, -3.0}, {1010.0, -1.0}, {990.0, 2.0}, {1005.0, 0.5}};
+  const nn::Standardizer scaling = nn::Standardizer::fit(X);
+  nn::MLP scaled = small_model(3);
+  nn::MLP plain = small_model(3);
+  scaled.set_input_scaling(scaling);
+  // The scaled model on raw rows must compute what the plain one computes on scaled rows.
+  const autograd::Matrix p_scaled = scaled.probabilities(X);
+  const autograd::Matrix p_plain = plain.probabilities(scaling.transform(X));
+  CHECK((p_scaled == p_plain));
+  CHECK_FALSE((p_scaled == plain.probabilities(X)));  // and the scaling does change the outputs
+
+  const std::string folder = dir.path("m");
+  nn::save_model(scaled, folder);
+  CHECK_THAT(read(fs::path(folder) / "model.txt"), Contains("\ninput_scaling standardize\n"));
+  nn::MLP loaded = nn::load_model(folder);
+  REQUIRE(loaded.input_scaling());
+  CHECK((loaded.input_scaling()->mean == scaling.mean));
+  CHECK((loaded.input_scaling()->scale == scaling.scale));
+  CHECK((loaded.probabilities(X) == p_scaled));
+  nn::save_model(loaded, folder);  // a folder with scaling files is a model folder it may replace
+
+  // float32: the scaling files stay float64, the model scales in float32.
+  nn::f32::MLP loaded32 = nn::load_model<float>(folder);
+  REQUIRE(loaded32.input_scaling());
+  CHECK(loaded32.predict(X) == loaded.predict(X));
+
+  // A model without scaling writes no scaling files, as before.
+  const std::string folder_plain = dir.path("p");
+  nn::save_model(plain, folder_plain);
+  CHECK_FALSE(fs::exists(fs::path(folder_plain) / "input_mean.npy"));
+  CHECK_FALSE(nn::load_model(folder_plain).input_scaling());
+
+  SECTION("scaling files without the manifest line are refused") {
+    fs::copy_file(fs::path(folder) / "input_mean.npy", fs::path(folder_plain) / "input_mean.npy");
+    CHECK_THAT(error_of([&] { nn::load_model(folder_plain); }),
+               Contains("input_mean.npy") && Contains("input_scaling"));
+  }
+  SECTION("a scale of 0 is refused, naming the file") {
+    xt::dump_npy((fs::path(folder) / "input_scale.npy").string(), autograd::Matrix{{1.0, 0.0}});
+    CHECK_THAT(error_of([&] { nn::load_model(folder); }), Contains("input_scale.npy"));
+  }
+  SECTION("scaling of the wrong width is refused") {
+    xt::dump_npy((fs::path(folder) / "input_mean.npy").string(), autograd::Matrix{{1.0, 0.0, 2.0}});
+    CHECK_THAT(error_of([&] { nn::load_model(folder); }), Contains("input_mean.npy") && Contains("shape"));
+    CHECK_THROWS_AS(plain.set_input_scaling(nn::Standardizer::fit(autograd::Matrix{{1.0, 2.0, 3.0}})),
+                    std::invalid_argument);
+  }
+}

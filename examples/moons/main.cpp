@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <set>
 #include <stdexcept>
@@ -117,8 +118,9 @@ template <class T>
 std::vector<nn::Progress> train_logged(nn::BasicMLP<T>& model, const nn::Dataset& data,
                                        nn::TrainOptions options, std::size_t print_every) {
   options.log_every = print_every == 0 ? 0 : std::min<std::size_t>(100, print_every);
+  options.log_last = true;  // the final loss is always printed, whatever print_every
   return nn::train(model, data, options, [&](const nn::Progress& p) {
-    if (print_every == 0 || p.pass % print_every != 0) return;
+    if (print_every == 0 || (p.pass % print_every != 0 && p.pass + 1 != options.passes)) return;
     std::printf("Loss after iteration %zu: %f   accuracy %s   rate %.4g   %.2f s\n", p.pass, p.loss,
                 percent(p.accuracy).c_str(), p.rate, p.seconds);
     std::fflush(stdout);
@@ -260,6 +262,57 @@ void check_fit(const nn::BasicMLP<T>& model, const nn::Dataset& data, const std:
   }
 }
 
+// --write-split must not overwrite the data, nor go into the model folder that --save replaces,
+// nor be a folder; checked before training.
+void check_split_target(const moons::Options& o) {
+  const std::filesystem::path target = folder_key(o.write_split);
+  for (const std::string* input : {&o.data, &o.labels}) {
+    if (!input->empty() && target == folder_key(*input)) {
+      throw std::runtime_error("--write-split '" + o.write_split + "' is the data file '" + *input +
+                               "'; refusing to overwrite it");
+    }
+  }
+  for (const std::string* model : {&o.save, &o.load}) {
+    if (!model->empty() && within(target, folder_key(*model))) {
+      throw std::runtime_error("--write-split '" + o.write_split + "' is inside the model folder '" +
+                               *model + "'");
+    }
+  }
+  std::error_code ec;
+  if (std::filesystem::is_directory(o.write_split, ec)) {
+    throw std::runtime_error("--write-split '" + o.write_split + "' is a folder, not a file");
+  }
+  if (!std::filesystem::is_directory(target.parent_path(), ec)) {
+    throw std::runtime_error("--write-split '" + o.write_split + "': the folder '" +
+                             target.parent_path().string() + "' does not exist");
+  }
+}
+
+// The split as CSV, "row,part" then one line per data row in the data's order: its 0-based index
+// and "train" or "test". Written to a temporary file beside the target, then renamed over it, so
+// that a failure leaves no half-written file.
+void write_split(const nn::SplitRows& split, const std::string& path) {
+  std::vector<const char*> part(split.train.size() + split.test.size(), "train");
+  for (std::size_t r : split.test) part[r] = "test";
+  const std::string temporary = path + ".writing-" + std::to_string(::getpid());
+  {
+    std::ofstream file(temporary, std::ios::trunc);
+    file << "row,part\n";
+    for (std::size_t r = 0; r < part.size(); ++r) file << r << ',' << part[r] << '\n';
+    file.close();
+    if (!file) {
+      std::remove(temporary.c_str());
+      throw std::runtime_error("--write-split: cannot write '" + path + "'");
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(temporary, path, ec);
+  if (ec) {
+    std::remove(temporary.c_str());
+    throw std::runtime_error("--write-split: cannot write '" + path + "': " + ec.message());
+  }
+}
+
 // One model: the post's exercises (minibatches, schedules, activations, 3 classes, more layers).
 template <class T>
 int single_model(const moons::Options& o) {
@@ -283,9 +336,19 @@ int single_model(const moons::Options& o) {
   nn::BasicMLP<T> model =
       o.load.empty() ? new_model<T>(o, data, data_name) : nn::load_model<T>(o.load);
   if (!o.load.empty()) check_fit(model, data, o.load, data_name);
-  const auto [train_set, test_set] = nn::train_test_split(data, 0.2, o.seed);
+  nn::SplitRows split;
+  try {
+    split = nn::train_test_rows(data.y.size(), o.test_fraction, o.split_seed);
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error("--test-fraction " + format_number(o.test_fraction) + ": " + e.what());
+  }
+  const nn::Dataset train_set = nn::take_rows(data, split.train);
+  const nn::Dataset test_set = nn::take_rows(data, split.test);
+  if (!o.write_split.empty()) check_split_target(o);
   if (!o.save.empty()) nn::check_save_target(o.save);
   const Output out(o.out);
+  // Fitted on the training rows only, so that the held-out rows stay unseen.
+  if (o.standardize) model.set_input_scaling(nn::Standardizer::fit(train_set.X));
 
   const std::string name = join(model.sizes(), "-") + " " + nn::to_string(model.activation());
   std::vector<nn::Progress> log;
@@ -296,10 +359,13 @@ int single_model(const moons::Options& o) {
     t.optimizer = o.optimizer;
     t.schedule = {nn::parse_schedule(o.schedule), o.rate, o.decay, o.decay_every};
     t.loss.reg = o.reg;
+    t.loss.reduction = o.loss_reduction == "mean" ? autograd::Reduction::mean : autograd::Reduction::sum;
     t.seed = o.seed;
     std::cout << "Training " << name << " on " << train_set.y.size() << " points (" << o.optimizer
               << ", batch " << (o.batch_size == 0 ? std::string("all") : std::to_string(o.batch_size))
-              << ", rate " << o.rate << " " << o.schedule << precision_note<T>() << ")\n";
+              << ", rate " << o.rate << " " << o.schedule
+              << (o.loss_reduction == "mean" ? ", mean loss" : "")
+              << (o.standardize ? ", standardized features" : "") << precision_note<T>() << ")\n";
     try {
       log = train_logged(model, train_set, t, o.log_every);
     } catch (const std::runtime_error& e) {
@@ -314,6 +380,7 @@ int single_model(const moons::Options& o) {
       std::cout << ", converted from " << model.converted_from() << " (--dtype "
                 << autograd::dtype_name<T>() << ")";
     }
+    if (model.input_scaling()) std::cout << ", standardizing its inputs as saved";
     std::cout << "\n";
   }
   const double train_acc = nn::accuracy(model.predict(train_set.X), train_set.y);
@@ -329,6 +396,10 @@ int single_model(const moons::Options& o) {
   if (!o.save.empty()) {
     nn::save_model(model, o.save);
     std::cout << "saved the model to " << o.save << "\n";
+  }
+  if (!o.write_split.empty()) {
+    write_split(split, o.write_split);
+    std::cout << "wrote the split to " << o.write_split << "\n";
   }
   return 0;
 }

@@ -29,6 +29,11 @@ struct Options {
   std::size_t samples = 200;              // generated data when --data is not given
   double noise = 0.2;
   std::uint64_t seed = 0;
+  double test_fraction = 0.2;             ///< rows held out for the held-out accuracy
+  std::uint64_t split_seed = 0;           ///< the held-out rows' shuffle; --seed unless given
+  std::string write_split;                ///< a CSV file of the rows in each part, or none
+  bool standardize = false;               ///< scale features by the training rows' mean and deviation
+  std::string loss_reduction = "sum";     ///< the minibatch loss: "sum" (the post) or "mean"
   std::string data;                       // a .csv file, or a .npy file of features
   std::string labels;                     // the .npy file of labels that goes with a .npy --data
   std::string out = "moons-out";
@@ -39,8 +44,10 @@ struct Options {
   std::string dtype;
 };
 
-// Throws std::invalid_argument naming the flag and the value.
+/// The flags, checked: throws std::invalid_argument naming the flag and the value (an unknown
+/// flag, a value out of range, --classes or --samples with --data, model flags with --load, …).
 Options parse(const std::vector<std::string>& args);
+/// The --help text, generated from the flags' declarations.
 std::string usage();
 
 }  // namespace moons

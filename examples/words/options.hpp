@@ -23,8 +23,9 @@ struct Options {
   std::string out = "words-out";
 };
 
-// Throws std::invalid_argument naming the flag and the value.
+/// The flags, checked: throws std::invalid_argument naming the flag and the value.
 Options parse(const std::vector<std::string>& args);
+/// The --help text, generated from the flags' declarations.
 std::string usage();
 
 }  // namespace words

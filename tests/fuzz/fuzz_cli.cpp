@@ -67,6 +67,24 @@ void check_options(const moons::Options& o) {
   }
   const bool npy = o.data.size() >= 4 && o.data.compare(o.data.size() - 4, 4, ".npy") == 0;
   if (npy == o.labels.empty()) fuzz::finding("accepted --labels without a .npy --data, or the reverse");
+  if (!(o.test_fraction > 0.0 && o.test_fraction < 1.0)) {
+    fuzz::finding("accepted --test-fraction " + std::to_string(o.test_fraction));
+  }
+  if (o.loss_reduction != "sum" && o.loss_reduction != "mean") {
+    fuzz::finding("accepted --loss-reduction '" + o.loss_reduction + "'");
+  }
+  // Refused combinations: any such flag given is refused, so an accepted one left the default.
+  const moons::Options defaults;
+  if (!o.data.empty() && (o.classes != defaults.classes || o.samples != defaults.samples ||
+                          o.noise != defaults.noise)) {
+    fuzz::finding("accepted --classes, --samples or --noise with --data");
+  }
+  if (!o.load.empty() &&
+      (o.hidden != defaults.hidden || o.activation != defaults.activation ||
+       o.rate != defaults.rate || o.reg != defaults.reg || o.passes != defaults.passes ||
+       o.standardize || o.loss_reduction != defaults.loss_reduction)) {
+    fuzz::finding("accepted a flag that shapes or trains a model with --load");
+  }
 }
 
 // "--rate: '0' is not a number in [A, B]" must not be said of a number that lies in [A, B] as

@@ -132,6 +132,9 @@ int main(int argc, char** argv) {
   seed("csv", "ragged", "x0,x1,label\n0.1,0.2,0\n0.3,1\n");
   seed("csv", "not-numbers", "1,x,0\n1,2,1\n1.5x,inf,nan\n,,\n");
   seed("csv", "labels", "1,2,2.5\n1,2,-1\n1,2,2147483647\n1,2,1e300\n");
+  // pandas' to_csv: default column names, then its index column under an empty name.
+  seed("csv", "pandas-names", "0,1,2\n0.5,1.5,1\n2.5,3.5,0\n");
+  seed("csv", "pandas-index", ",0,1,2\n0,0.5,1.5,1\n1,2.5,3.5,0\nx,1,1,1\n");
 
   const xt::xtensor<double, 2> X = {{0.5, -1.0}, {2.0, 3.5}, {-0.25, 1e-3}};
   const xt::xtensor<double, 2, xt::layout_type::column_major> F = X;
@@ -181,6 +184,9 @@ int main(int argc, char** argv) {
   seed("cli", "npy-data", "--data\nX.npy\n--labels\ny.npy\n--labels=z.npy");
   seed("cli", "rate-zero", "--rate=0.00");  // once rejected with the range [0.000000, 1000.000000]
   seed("cli", "help-unknown", "-h\n--help\n--bogus=1\nstray");
+  seed("cli", "split-scaling", "--test-fraction=0.3\n--split-seed\n9\n--write-split=s.csv\n"
+                               "--standardize\n--loss-reduction=mean\n--samples\n100");
+  seed("cli", "refused-pairs", "--data=d.csv\n--classes=3\n--load\nm\n--hidden\n4");
 
   using Op = fuzz_api::OpCode;
   // A small net: tanh(p0 + p2) · p1, cross-entropy, backward; then the same with other values.
