@@ -1,5 +1,6 @@
 #pragma once
-// Everything a model needs: the tape, the ops, and the gradient checker.
+// Everything a model needs: the tape, the ops, the gradient checker and the tape's picture.
+#include "autograd/dot.hpp"
 #include "autograd/gradcheck.hpp"
 #include "autograd/ops.hpp"
 #include "autograd/tape.hpp"
