@@ -114,27 +114,37 @@ class Figure {
     plscmap0(r.data(), g.data(), b.data(), static_cast<PLINT>(inks.size()));
     plinit();
     pladv(0);
-    // Text height follows the picture's smaller side, and stays readable in small tiles.
-    text_scale_ = std::clamp(1.05 * std::min(img.width(), img.height()) / 480.0, 0.9, 1.5);
+    // PLplot's default text height grows with the page; fix it instead: 3.4 mm (capitals about
+    // 9 pixels high) for a 480-pixel picture, following the smaller side within limits so that
+    // text stays readable in small tiles and does not dominate large pictures.
+    size_ = std::clamp(1.05 * std::min(img.width(), img.height()) / 480.0, 0.9, 1.5);
+    PLFLT default_mm = 0.0;
+    PLFLT height_mm = 0.0;
+    plgchr(&default_mm, &height_mm);
+    text_scale_ = 3.4 * size_ / default_mm;
     plschr(0.0, text_scale_);
   }
   ~Figure() { plend(); }
   Figure(const Figure&) = delete;
   Figure& operator=(const Figure&) = delete;
 
+  /// plschr's scale for body text.
   double text_scale() const { return text_scale_; }
+  /// Text size relative to a 480-pixel picture's (1 there); pixel sizes of text scale with it.
+  double size() const { return size_; }
 
  private:
   double text_scale_ = 1.0;
+  double size_ = 1.0;
 };
 
-// Width of an average character of the sans-serif font at plschr scale 1, in pixels, with a
-// margin: a 72-character title measured about 5.9 pixels a character on the memcairo device.
+// Width of an average character at Figure::size() 1, in pixels, with a margin: a 72-character
+// title measured about 5.9 pixels a character on the memcairo device.
 constexpr double char_width_px = 6.6;
 
 // The title above the plot: words wrapped onto at most two lines that fit `width_px`, shrunk
 // until they do. Returns how many lines it used.
-int draw_title(const std::string& title, int width_px, double scale) {
+int draw_title(const std::string& title, int width_px, const Figure& figure) {
   if (title.empty()) return 0;
   std::vector<std::string> words;
   for (std::size_t i = 0; i < title.size();) {
@@ -143,8 +153,8 @@ int draw_title(const std::string& title, int width_px, double scale) {
     i = j + 1;
   }
   std::vector<std::string> lines;
-  for (double s = scale * 1.15;; s *= 0.9) {
-    const auto fits = static_cast<std::size_t>(width_px / (char_width_px * s));
+  for (double s = 1.15;; s *= 0.9) {  // relative to body text
+    const auto fits = static_cast<std::size_t>(width_px / (char_width_px * figure.size() * s));
     lines.assign(1, "");
     for (const std::string& w : words) {
       std::string& line = lines.back();
@@ -157,7 +167,7 @@ int draw_title(const std::string& title, int width_px, double scale) {
     const bool ok = std::all_of(lines.begin(), lines.end(),
                                 [&](const std::string& l) { return l.size() <= fits; });
     if ((ok && lines.size() <= 2) || s < 0.3) {
-      plschr(0.0, s);
+      plschr(0.0, s * figure.text_scale());
       break;
     }
   }
@@ -174,7 +184,7 @@ int draw_title(const std::string& title, int width_px, double scale) {
   }
   plvpor(vx0, vx1, vy0, vy1);
   plwind(wx0, wx1, wy0, wy1);
-  plschr(0.0, scale);
+  plschr(0.0, figure.text_scale());
   return static_cast<int>(lines.size());
 }
 
@@ -299,7 +309,7 @@ Image points_plot(const Matrix& X, const Labels& y, int classes, const Predict* 
   plcol0(text_ink);
   plwidth(1.0);
   plbox("bcnst", 0.0, 0, "bcnstv", 0.0, 0);
-  draw_title(title, static_cast<int>(0.96 * size_px), figure.text_scale());
+  draw_title(title, static_cast<int>(0.96 * size_px), figure);
 
   // Discs with dark edges, as matplotlib's scatter; the radius is in pixels, so in world units it
   // differs along x and y.
@@ -549,20 +559,29 @@ Image line_plot(const std::vector<Series>& series, const std::string& title,
     inks.push_back(series_color(k));
   }
   const auto [x0, x1] = padded_range(all_x);
-  const auto [y0, y1] = padded_range(all_y);
+  auto [y0, y1] = padded_range(all_y);
 
   Image img(w, h);
   Figure figure(img, inks);
   // Margins in pixels, turned into fractions of the picture.
-  const double s = figure.text_scale();
-  plvpor(70.0 * s / w, 1.0 - 16.0 / w, 52.0 * s / h, 1.0 - 44.0 * s / h);
+  const double s = figure.size();
+  const double box_top = 1.0 - 44.0 * s / h;
+  const double box_bottom = 52.0 * s / h;
+  plvpor(70.0 * s / w, 1.0 - 16.0 / w, box_bottom, box_top);
+  // The legend sits inside the box at the top right; the y range grows upwards by its height, so
+  // that no curve passes under it.
+  std::size_t named = 0;
+  for (const Series& one : series) named += one.name.empty() ? 0 : 1;
+  const double legend_px = named == 0 ? 0.0 : 20.0 * s * static_cast<double>(named) + 20.0;
+  const double box_px = (box_top - box_bottom) * h;
+  y1 += (y1 - y0) * legend_px / std::max(box_px - legend_px, 0.25 * box_px);
   plwind(x0, x1, y0, y1);
   plcol0(grid_ink);
   plbox("g", 0.0, 0, "g", 0.0, 0);
   plcol0(text_ink);
   plbox("bcnst", 0.0, 0, "bcnstv", 0.0, 0);
   pllab(xlabel.c_str(), ylabel.c_str(), "");
-  draw_title(title, static_cast<int>(0.96 * w), s);
+  draw_title(title, static_cast<int>(0.96 * w), figure);
 
   plwidth(2.0);
   for (std::size_t k = 0; k < series.size(); ++k) {
@@ -592,7 +611,7 @@ Image line_plot(const std::vector<Series>& series, const std::string& title,
     pllegend(&legend_w, &legend_h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
              PL_POSITION_TOP | PL_POSITION_RIGHT | PL_POSITION_INSIDE, 0.02, 0.03, 0.08,
              background_ink, grid_ink, 1, 0, 0, static_cast<PLINT>(names.size()), opts.data(),
-             1.0, 0.9, 2.0, 0.0, text_colors.data(), names.data(), nullptr, nullptr, nullptr,
+             1.0, 0.9 * figure.text_scale(), 2.0, 0.0, text_colors.data(), names.data(), nullptr, nullptr, nullptr,
              nullptr, colors.data(), styles.data(), widths.data(), nullptr, nullptr, nullptr,
              nullptr);
   }

@@ -110,7 +110,7 @@ struct Series {
 
 /// Several curves on shared axes (loss curves of several models), each in its own colour
 /// (matplotlib's tab10, the first being the single-curve line_plot's blue) and listed by name in
-/// a legend at the top right. Throws std::invalid_argument, naming the series, for the problems
+/// a legend at the top right (the y range grows upwards to make room for it). Throws std::invalid_argument, naming the series, for the problems
 /// the single-curve line_plot refuses, or if there is no series.
 Image line_plot(const std::vector<Series>& series, const std::string& title,
                 const std::string& xlabel, const std::string& ylabel, int w = 640, int h = 400);
