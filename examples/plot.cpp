@@ -94,6 +94,10 @@ void require_memcairo() {
   }
 }
 
+// Text size relative to a 480-pixel picture's: it follows the smaller side within limits, so that
+// text stays readable in small tiles and does not dominate large pictures.
+double text_size(int w, int h) { return std::clamp(1.05 * std::min(w, h) / 480.0, 0.9, 1.5); }
+
 // One PLplot session painting into `img` through the cairo driver's memory device (anti-aliased
 // shapes, text in the system's sans-serif font). PLplot keeps global state: one figure at a time,
 // and plend() at the end frees all of it.
@@ -115,9 +119,8 @@ class Figure {
     plinit();
     pladv(0);
     // PLplot's default text height grows with the page; fix it instead: 3.4 mm (capitals about
-    // 9 pixels high) for a 480-pixel picture, following the smaller side within limits so that
-    // text stays readable in small tiles and does not dominate large pictures.
-    size_ = std::clamp(1.05 * std::min(img.width(), img.height()) / 480.0, 0.9, 1.5);
+    // 9 pixels high) times text_size.
+    size_ = text_size(img.width(), img.height());
     PLFLT default_mm = 0.0;
     PLFLT height_mm = 0.0;
     plgchr(&default_mm, &height_mm);
@@ -138,54 +141,69 @@ class Figure {
   double size_ = 1.0;
 };
 
-// Width of an average character at Figure::size() 1, in pixels, with a margin: a 72-character
-// title measured about 5.9 pixels a character on the memcairo device.
+// Width of an average character at text_size 1, in pixels, with a margin: a 72-character title
+// measured about 5.9 pixels a character on the memcairo device.
 constexpr double char_width_px = 6.6;
+// PLplot's character height (the unit of plmtex's distances) at text_size 1: 3.4 mm at the cairo
+// driver's 72 dots per inch.
+constexpr double char_height_px = 3.4 / 25.4 * 72.0;
 
-// The title above the plot: words wrapped onto at most two lines that fit `width_px`, shrunk
-// until they do. Returns how many lines it used.
-int draw_title(const std::string& title, int width_px, const Figure& figure) {
-  if (title.empty()) return 0;
+// A title wrapped into lines at a scale relative to body text.
+struct Title {
+  std::vector<std::string> lines;
+  double scale = 1.15;
+
+  // Height in pixels of the band above the plot box that holds it.
+  double band_px(double size) const {
+    return (1.2 + 1.4 * static_cast<double>(lines.size())) * char_height_px * size * scale + 4.0;
+  }
+};
+
+// Words wrapped onto lines of at most `width_px`, at most two lines, shrunk until they fit; below
+// 0.7 of the body text it stops shrinking and uses more lines.
+Title fit_title(const std::string& text, int width_px, double size) {
   std::vector<std::string> words;
-  for (std::size_t i = 0; i < title.size();) {
-    const std::size_t j = std::min(title.find(' ', i), title.size());
-    if (j > i) words.push_back(title.substr(i, j - i));
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t j = std::min(text.find(' ', i), text.size());
+    if (j > i) words.push_back(text.substr(i, j - i));
     i = j + 1;
   }
-  std::vector<std::string> lines;
-  for (double s = 1.15;; s *= 0.9) {  // relative to body text
-    const auto fits = static_cast<std::size_t>(width_px / (char_width_px * figure.size() * s));
-    lines.assign(1, "");
+  Title t;
+  if (words.empty()) return t;
+  for (;; t.scale *= 0.9) {
+    const auto fits = static_cast<std::size_t>(width_px / (char_width_px * size * t.scale));
+    t.lines.assign(1, "");
     for (const std::string& w : words) {
-      std::string& line = lines.back();
+      std::string& line = t.lines.back();
       if (line.empty() || line.size() + 1 + w.size() <= fits) {
         line += (line.empty() ? "" : " ") + w;
       } else {
-        lines.push_back(w);
+        t.lines.push_back(w);
       }
     }
-    const bool ok = std::all_of(lines.begin(), lines.end(),
+    const bool ok = std::all_of(t.lines.begin(), t.lines.end(),
                                 [&](const std::string& l) { return l.size() <= fits; });
-    if ((ok && lines.size() <= 2) || s < 0.3) {
-      plschr(0.0, s * figure.text_scale());
-      break;
-    }
+    if ((ok && t.lines.size() <= 2) || (ok && t.scale < 0.7) || t.scale < 0.3) return t;
   }
+}
+
+// Draws the title above the current viewport, centred on the picture.
+void draw_title(const Title& title, const Figure& figure) {
   // plmtex places text relative to the viewport: widen it to the whole picture for the title, so
   // that the title is centred on the picture rather than on the plot box.
   PLFLT vx0, vx1, vy0, vy1, wx0, wx1, wy0, wy1;
   plgvpd(&vx0, &vx1, &vy0, &vy1);
   plgvpw(&wx0, &wx1, &wy0, &wy1);
   plvpor(0.0, 1.0, vy0, vy1);
+  plschr(0.0, title.scale * figure.text_scale());
   plcol0(text_ink);
-  for (std::size_t i = 0; i < lines.size(); ++i) {
-    plmtex("t", 1.0 + 1.4 * static_cast<double>(lines.size() - i) - 0.4, 0.5, 0.5,
-           lines[i].c_str());
+  const std::size_t n = title.lines.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    plmtex("t", 0.6 + 1.4 * static_cast<double>(n - i), 0.5, 0.5, title.lines[i].c_str());
   }
   plvpor(vx0, vx1, vy0, vy1);
   plwind(wx0, wx1, wy0, wy1);
   plschr(0.0, figure.text_scale());
-  return static_cast<int>(lines.size());
 }
 
 // ---- scatter and regions -------------------------------------------------------------------
@@ -270,7 +288,8 @@ Image points_plot(const Matrix& X, const Labels& y, int classes, const Predict* 
     y0 = std::min(y0, X(i, 1) - 0.5);
     y1 = std::max(y1, X(i, 1) + 0.5);
   }
-  const Box box{0.11, 0.97, 0.08, 0.88};
+  const Title heading = fit_title(title, static_cast<int>(0.96 * size_px), text_size(size_px, size_px));
+  const Box box{0.11, 0.97, 0.08, 1.0 - heading.band_px(text_size(size_px, size_px)) / size_px};
   const int nx = static_cast<int>(std::lround((box.right - box.left) * size_px));
   const int ny = static_cast<int>(std::lround((box.top - box.bottom) * size_px));
   std::vector<double> z;
@@ -309,7 +328,7 @@ Image points_plot(const Matrix& X, const Labels& y, int classes, const Predict* 
   plcol0(text_ink);
   plwidth(1.0);
   plbox("bcnst", 0.0, 0, "bcnstv", 0.0, 0);
-  draw_title(title, static_cast<int>(0.96 * size_px), figure);
+  draw_title(heading, figure);
 
   // Discs with dark edges, as matplotlib's scatter; the radius is in pixels, so in world units it
   // differs along x and y.
@@ -565,7 +584,8 @@ Image line_plot(const std::vector<Series>& series, const std::string& title,
   Figure figure(img, inks);
   // Margins in pixels, turned into fractions of the picture.
   const double s = figure.size();
-  const double box_top = 1.0 - 44.0 * s / h;
+  const Title heading = fit_title(title, static_cast<int>(0.96 * w), s);
+  const double box_top = 1.0 - (heading.band_px(s) + 8.0) / h;
   const double box_bottom = 52.0 * s / h;
   plvpor(70.0 * s / w, 1.0 - 16.0 / w, box_bottom, box_top);
   // The legend sits inside the box at the top right; the y range grows upwards by its height, so
@@ -581,7 +601,7 @@ Image line_plot(const std::vector<Series>& series, const std::string& title,
   plcol0(text_ink);
   plbox("bcnst", 0.0, 0, "bcnstv", 0.0, 0);
   pllab(xlabel.c_str(), ylabel.c_str(), "");
-  draw_title(title, static_cast<int>(0.96 * w), figure);
+  draw_title(heading, figure);
 
   plwidth(2.0);
   for (std::size_t k = 0; k < series.size(); ++k) {
