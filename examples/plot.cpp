@@ -159,8 +159,8 @@ struct Title {
   }
 };
 
-// Words wrapped onto lines of at most `width_px`, at most two lines, shrunk until they fit; below
-// 0.7 of the body text it stops shrinking and uses more lines.
+// Words wrapped onto lines of at most `width_px`: one line if it fits at 0.9 of the body text or
+// more, else two lines shrunk down to 0.7 of it, else as many lines as it takes at 0.7.
 Title fit_title(const std::string& text, int width_px, double size) {
   std::vector<std::string> words;
   for (std::size_t i = 0; i < text.size();) {
@@ -170,8 +170,9 @@ Title fit_title(const std::string& text, int width_px, double size) {
   }
   Title t;
   if (words.empty()) return t;
-  for (;; t.scale *= 0.9) {
-    const auto fits = static_cast<std::size_t>(width_px / (char_width_px * size * t.scale));
+  const auto wrap = [&](double scale) {
+    const auto fits = static_cast<std::size_t>(width_px / (char_width_px * size * scale));
+    t.scale = scale;
     t.lines.assign(1, "");
     for (const std::string& w : words) {
       std::string& line = t.lines.back();
@@ -181,10 +182,15 @@ Title fit_title(const std::string& text, int width_px, double size) {
         t.lines.push_back(w);
       }
     }
-    const bool ok = std::all_of(t.lines.begin(), t.lines.end(),
-                                [&](const std::string& l) { return l.size() <= fits; });
-    if ((ok && t.lines.size() <= 2) || (ok && t.scale < 0.7) || t.scale < 0.3) return t;
+  };
+  for (const auto& [max_lines, min_scale] : {std::pair<std::size_t, double>{1, 0.9}, {2, 0.7}}) {
+    for (double scale = 1.15; scale >= min_scale; scale *= 0.95) {
+      wrap(scale);
+      if (t.lines.size() <= max_lines) return t;
+    }
   }
+  wrap(0.7);  // a single word longer than the line still gets a line of its own
+  return t;
 }
 
 // Draws the title above the current viewport, centred on the picture.
@@ -599,7 +605,7 @@ Image line_plot(const std::vector<Series>& series, const std::string& title,
   plcol0(grid_ink);
   plbox("g", 0.0, 0, "g", 0.0, 0);
   plcol0(text_ink);
-  plbox("bcnst", 0.0, 0, "bcnstv", 0.0, 0);
+  plbox("bcnstf", 0.0, 0, "bcnstvf", 0.0, 0);  // f: plain numbers, no "(x10^4)"
   pllab(xlabel.c_str(), ylabel.c_str(), "");
   draw_title(heading, figure);
 
