@@ -23,6 +23,12 @@ grep -qF "Loss after iteration 0: 0.432387" <<<"$out" || fail "walkthrough does 
 for f in 1-data.png 2-logistic-regression.png 3-hidden-3.png 4-hidden-sizes.png; do
   [ -s "$work/walk/$f" ] || fail "walkthrough did not write $f"
 done
+grep -qF "softmax_cross_entropy" "$work/walk/tape.dot" || fail "walkthrough wrote no tape.dot with the loss op"
+# Without Graphviz on PATH the walkthrough still succeeds and says how to draw tape.dot.
+out=$(PATH=/nonexistent "$moons" --passes 10 --sweep 1 --out "$work/nodot" 2>&1) \
+  || fail "walkthrough without Graphviz exited non-zero: $out"
+grep -qF "install Graphviz" <<<"$out" || fail "no hint about Graphviz when dot is missing: $out"
+[ -s "$work/nodot/tape.dot" ] && [ ! -e "$work/nodot/tape.png" ] || fail "without Graphviz: tape.dot missing or tape.png present"
 
 out=$("$moons" --hidden 8,8 --activation relu --classes 3 --samples 300 --batch-size 32 \
         --optimizer adam --rate 0.01 --passes 30 --log-every 10 --save "$work/model" --out "$work/ex" 2>&1) \

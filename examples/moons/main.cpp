@@ -14,8 +14,11 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "autograd/dot.hpp"
 #include "blog_data.hpp"
 #ifdef MOONS_WITH_MPI
 #include "distributed.hpp"
@@ -136,6 +139,55 @@ plot::Image loss_curve(const std::vector<nn::Progress>& log, const std::string& 
   return plot::line_plot(xs, ys, title, "pass", "loss");
 }
 
+// Runs `dot -Tpng dot_file -o png` when Graphviz is on PATH (false when it is not); the picture
+// goes to a temporary name first and is renamed when dot succeeded.
+bool render_with_graphviz(const std::string& dot_file, const std::string& png) {
+  const std::string temp = png + ".tmp" + std::to_string(::getpid());
+  std::vector<std::string> args{"dot", "-Tpng", dot_file, "-o", temp};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  if (::posix_spawnp(&pid, "dot", nullptr, nullptr, argv.data(), environ) != 0) return false;
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  std::error_code ec;
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::filesystem::remove(temp, ec);
+    // 127: the child could not run dot (posix_spawnp may report that through the exit status).
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127) return false;
+    throw std::runtime_error("dot -Tpng " + dot_file + " failed");
+  }
+  std::filesystem::rename(temp, png, ec);
+  if (ec) {
+    std::filesystem::remove(temp, ec);
+    throw std::runtime_error("cannot write '" + png + "': " + ec.message());
+  }
+  return true;
+}
+
+// One recorded training pass of `net` (forward, loss, backward) as a Graphviz graph, tape.dot,
+// drawn to tape.png when Graphviz is installed.
+template <class T>
+void write_tape_picture(nn::BasicMLP<T>& net, const nn::Dataset& data, const nn::TrainOptions& t,
+                        const Output& out) {
+  autograd::BasicTape<T> tape;
+  const autograd::BasicMatrix<T> X = xt::cast<T>(data.X);
+  const auto loss = nn::classification_loss(net(tape, tape.constant(X)), data.y, net.weights(), t.loss);
+  net.zero_grad();
+  tape.backward(loss);
+  const std::string dot_file = (out.dir / "tape.dot").string();
+  autograd::write_dot(tape, loss, dot_file);
+  std::cout << "  wrote " << dot_file << " (one training pass: values, shapes, gradient norms)\n";
+  const std::string png = (out.dir / "tape.png").string();
+  if (render_with_graphviz(dot_file, png)) {
+    std::cout << "  wrote " << png << "\n";
+  } else {
+    std::cout << "  to draw it, install Graphviz (Debian: graphviz) and run: dot -Tpng " << dot_file
+              << " -o " << png << "\n";
+  }
+}
+
 nn::TrainOptions blog_training(const moons::Options& o) {
   nn::TrainOptions t;
   t.passes = o.passes;
@@ -175,6 +227,7 @@ int walkthrough(const moons::Options& o) {
                                         percent(acc) + ")"),
             "3-hidden-3.png");
   if (!log.empty()) out.write(loss_curve(log, "Loss, hidden layer size 3"), "3-loss.png");
+  write_tape_picture(net, data, blog_training(o), out);
 
   std::cout << "\n4. Varying the hidden layer size\n";
   std::printf("  %-8s %-10s %-10s %-8s\n", "hidden", "training", "held-out", "seconds");
