@@ -166,7 +166,7 @@ std::vector<std::string> training_setup(BasicMLP<T>& model, const Shard& data,
           "schedule: " + schedule.str(),
           "reg: " + reg.str(),
           "seed: " + std::to_string(o.seed),
-          "log every: " + std::to_string(o.log_every)};
+          "log every: " + std::to_string(o.log_every) + (o.log_last ? " and the last pass" : "")};
 }
 
 template <class T>
@@ -317,7 +317,8 @@ std::vector<Progress> train(BasicMLP<T>& model, const Shard& shard, const TrainO
       rate = options.schedule.rate(step++);
       optimizer->step(rate);
     }
-    if (options.log_every != 0 && pass % options.log_every == 0) {
+    const bool last = options.log_last && pass + 1 == options.passes;
+    if (options.log_every != 0 && (pass % options.log_every == 0 || last)) {
       double sums[2] = {0.0, 0.0};  // the cross-entropy summed over this rank's rows, rows right
       if (local_n > 0) {
         sums[0] = reported_loss_of(model, X_all, data.y, 0.0) * static_cast<double>(local_n);

@@ -47,9 +47,15 @@ grep -qF "test_mpi: error: rank 1: a failure of rank 1 alone" "$work/err" || fai
 if [ "$moons" != none ]; then
   flags=(--data "$data/moons200.csv" --hidden 5 --batch-size 20 --optimizer adam --passes 60
          --log-every 20 --seed 3 --out "$work/out-pictures")
-  alone=$("$moons" "${flags[@]}" 2>&1) || fail "moons in one process exited non-zero: $alone"
+  # The split and loss flags mean the same under mpirun (the last pass is always reported).
+  mean_flags=(--data "$data/moons200.csv" --hidden 5 --batch-size 16 --loss-reduction mean
+              --rate 0.5 --passes 30 --log-every 10 --test-fraction 0.3 --split-seed 7
+              --out "$work/out-pictures")
+  for case in flags mean_flags; do
+  declare -n case_flags=$case
+  alone=$("$moons" "${case_flags[@]}" 2>&1) || fail "moons in one process exited non-zero: $alone"
   for ranks in 2 3; do
-    run_mpi "$ranks" "$moons" "${flags[@]}" || fail "moons on $ranks ranks exited non-zero: $(cat "$work/err")"
+    run_mpi "$ranks" "$moons" "${case_flags[@]}" || fail "moons on $ranks ranks exited non-zero: $(cat "$work/err")"
     # The reports and accuracies, without the seconds: the same as one process's, printed once.
     want=$(grep -E "^(Loss after|training accuracy)" <<<"$alone" | sed 's/ *[0-9.]* s$//')
     got=$(grep -E "^(Loss after|training accuracy)" "$work/out" | sed 's/ *[0-9.]* s$//')
@@ -60,10 +66,13 @@ instead of
 $want"
     grep -qF "on $ranks processes" "$work/out" || fail "moons on $ranks ranks does not say so: $(cat "$work/out")"
   done
+  done
   [ -s "$work/out-pictures/loss.png" ] || fail "moons under mpirun wrote no loss.png"
   expect_one_error 2 "cannot open '$work/missing.csv'" "$moons" --data "$work/missing.csv" --passes 10
   expect_one_error 2 "--passes" "$moons" --data "$data/moons200.csv" --passes -3
   expect_one_error 2 "under mpirun the moons program trains one model" "$moons"
+  expect_one_error 2 "--standardize: not available under mpirun" "$moons" --data "$data/moons200.csv" --standardize
+  expect_one_error 2 "--write-split: not available under mpirun" "$moons" --data "$data/moons200.csv" --write-split "$work/split.csv"
 fi
 
 if [ "$failures" -ne 0 ]; then

@@ -39,6 +39,15 @@ int train_together(const Options& o, nn::MpiCommunicator& comm) {
     throw nn::DistributedError("--load: under mpirun the moons program only trains; evaluate a "
                                "saved model in one process");
   }
+  if (o.standardize) {
+    throw nn::DistributedError("--standardize: not available under mpirun (the scaling would need "
+                               "every rank's rows); standardize the file first, or train in one "
+                               "process");
+  }
+  if (!o.write_split.empty()) {
+    throw nn::DistributedError("--write-split: not available under mpirun; write the split from one "
+                               "process (the same --test-fraction and --split-seed give the same rows)");
+  }
   const std::string data_name = o.data.empty() ? "the generated data" : "'" + o.data + "'";
   nn::Shard data;
   if (!o.labels.empty()) {
@@ -73,7 +82,7 @@ int train_together(const Options& o, nn::MpiCommunicator& comm) {
   }();
   std::pair<nn::Shard, nn::Shard> parts;
   try {
-    parts = nn::train_test_split(data, 0.2, o.seed);
+    parts = nn::train_test_split(data, o.test_fraction, o.split_seed);
   } catch (const std::exception& e) {
     throw nn::DistributedError(data_name + ": " + e.what());
   }
@@ -92,13 +101,16 @@ int train_together(const Options& o, nn::MpiCommunicator& comm) {
   t.schedule = {nn::parse_schedule(o.schedule), o.rate, o.decay, o.decay_every};
   t.loss.reg = o.reg;
   t.seed = o.seed;
+  t.loss.reduction = o.loss_reduction == "mean" ? autograd::Reduction::mean : autograd::Reduction::sum;
   t.log_every = o.log_every == 0 ? 0 : std::min<std::size_t>(100, o.log_every);
+  t.log_last = true;  // the final loss is always printed, as in one process
   const auto rows = comm.allgather({static_cast<std::int64_t>(train_set.data.y.size())});
   if (root) {
     std::cout << "Training " << name << " on " << train_set.total_rows << " points ("
               << o.optimizer << ", batch "
               << (o.batch_size == 0 ? std::string("all") : std::to_string(o.batch_size))
               << ", rate " << o.rate << " " << o.schedule
+              << (o.loss_reduction == "mean" ? ", mean loss" : "")
               << (std::is_same_v<T, float> ? ", float32" : "") << ")\n";
     std::cout << "  on " << comm.size() << " processes, holding";
     for (const auto& r : rows) std::cout << " " << r[0];
@@ -108,7 +120,7 @@ int train_together(const Options& o, nn::MpiCommunicator& comm) {
   std::vector<nn::Progress> log;
   try {
     log = nn::train(model, train_set, t, comm, [&](const nn::Progress& p) {
-      if (o.log_every == 0 || p.pass % o.log_every != 0) return;
+      if (o.log_every == 0 || (p.pass % o.log_every != 0 && p.pass + 1 != o.passes)) return;
       std::printf("Loss after iteration %zu: %f   accuracy %s   rate %.4g   %.2f s\n", p.pass,
                   p.loss, percent(p.accuracy).c_str(), p.rate, p.seconds);
       std::fflush(stdout);
