@@ -4,3 +4,4 @@
 #include "autograd/ops.hpp"
 #include "autograd/tape.hpp"
 #include "autograd/tensor.hpp"
+#include "autograd/threads.hpp"
