@@ -288,6 +288,12 @@ const OpDef l2_penalty_op{"l2_penalty", [](auto& t, const auto& n) {
 const OpDef div_op{"div", [](auto& t, const auto& n) {
   using T = typename std::decay_t<decltype(n)>::value_type;
   const BasicMatrix<T>& b = t.value(n.in[1]);
+  if (b.shape() == n.grad.shape() && t.value(n.in[0]).shape() == n.grad.shape()) {
+    const T *g = n.grad.data(), *bp = b.data(), *out = n.value.data();
+    accumulate_each(t, n.in[0], [&](std::size_t i) { return g[i] / bp[i]; });
+    accumulate_each(t, n.in[1], [&](std::size_t i) { return -g[i] * out[i] / bp[i]; });
+    return;
+  }
   t.accumulate_sum_to(n.in[0], n.grad / b);
   t.accumulate_sum_to(n.in[1], -n.grad * n.value / b);
 }};

@@ -54,6 +54,7 @@ Pass<T> run_pass(std::size_t rows, std::size_t cols) {
   vs.push_back(a * b);
   vs.push_back(a * tape.param(bias));
   vs.push_back(a / (exp(b) + 1.0));
+  vs.push_back(b / (exp(tape.param(bias)) + 1.0));  // a broadcast divisor
   vs.push_back(scale(a, 0.37));
   vs.push_back(tanh(vs[0]));
   vs.push_back(sigmoid(vs[1]));
@@ -63,8 +64,8 @@ Pass<T> run_pass(std::size_t rows, std::size_t cols) {
   vs.push_back(sqrt(exp(b)));
   vs.push_back(softmax(a));
   vs.push_back(log_softmax(b));
-  vs.push_back(sum(vs[8], 0));
-  vs.push_back(sum(vs[9], 1));
+  vs.push_back(sum(vs[9], 0));    // of tanh
+  vs.push_back(sum(vs[10], 1));   // of sigmoid
   vs.push_back(mean(vs[4], 0));
   vs.push_back(mean(vs[5], 1));
   BasicVar<T> loss = softmax_cross_entropy(vs[3], labels, Reduction::sum) +
