@@ -37,8 +37,8 @@ class Pool {
   }
 
   void run(std::size_t blocks, void (*body)(void*, std::size_t), void* context, int threads) {
-    std::unique_lock<std::mutex> busy(dispatch_, std::try_to_lock);
-    if (threads <= 1 || !busy.owns_lock()) {
+    bool idle = false;
+    if (threads <= 1 || !busy_.compare_exchange_strong(idle, true, std::memory_order_acquire)) {
       for (std::size_t b = 0; b < blocks; ++b) body(context, b);
       return;
     }
@@ -61,8 +61,11 @@ class Pool {
     }
     wake_.notify_all();
     take_blocks();
-    std::unique_lock<std::mutex> lock(m_);
-    done_.wait(lock, [this] { return pending_ == 0; });
+    {
+      std::unique_lock<std::mutex> lock(m_);
+      done_.wait(lock, [this] { return pending_ == 0; });
+    }
+    busy_.store(false, std::memory_order_release);
   }
 
  private:
@@ -86,8 +89,8 @@ class Pool {
     }
   }
 
-  std::mutex dispatch_;  // held by the thread whose job is under way
-  std::mutex m_;         // guards everything below but next_
+  std::atomic<bool> busy_{false};  // a job is under way (its dispatching thread set it)
+  std::mutex m_;                   // guards everything below but next_
   std::condition_variable wake_, done_;
   std::vector<std::thread> workers_;  // changed only by the dispatching thread
   void (*body_)(void*, std::size_t) = nullptr;
