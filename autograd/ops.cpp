@@ -6,13 +6,21 @@
 #include <algorithm>
 #include <cmath>
 
+#include <xtensor/xadapt.hpp>
 #include <xtensor/xmath.hpp>
 #include <xtensor/xoperation.hpp>
 
 #include "autograd/blas.hpp"
 #include "autograd/kernels.hpp"
+#include "autograd/parallel.hpp"
 
 namespace autograd {
+
+// Arrays above parallel_threshold elements are cut into fixed blocks (parallel.hpp) that the
+// engine's threads share; the blocks depend only on the shape, so results do not depend on the
+// thread count.
+using detail::for_ranges;
+using detail::for_rows;
 
 namespace {
 
@@ -35,7 +43,7 @@ std::array<std::size_t, 2> broadcast_shape(const char* op, const BasicMatrix<T>&
   return s;
 }
 
-// out = f(a) elementwise; f returns an xtensor expression of its argument.
+// out = f(a) elementwise; f returns an xtensor expression of its argument (a 1-D block of a).
 // scalar is the op's attribute for its rule (the factor of scale).
 template <class T, class F>
 BasicVar<T> unary(const OpDef& op, const BasicVar<T>& a, F&& f, T scalar = 0) {
@@ -44,7 +52,12 @@ BasicVar<T> unary(const OpDef& op, const BasicVar<T>& a, F&& f, T scalar = 0) {
   n.scalar = scalar;
   const BasicMatrix<T>& x = t.value(n.in[0]);
   n.value.resize(x.shape());
-  xt::noalias(n.value) = f(x);
+  for_ranges(x.size(), [&](std::size_t begin, std::size_t end) {
+    const std::array<std::size_t, 1> shape{end - begin};
+    auto in = xt::adapt(x.data() + begin, end - begin, xt::no_ownership(), shape);
+    auto out = xt::adapt(n.value.data() + begin, end - begin, xt::no_ownership(), shape);
+    xt::noalias(out) = f(in);
+  });
   return t.result(n);
 }
 
@@ -55,7 +68,9 @@ BasicVar<T> unary_kernel(const OpDef& op, const BasicVar<T>& a, void (*kernel)(c
   BasicNode<T>& n = t.record(op, a);
   const BasicMatrix<T>& x = t.value(n.in[0]);
   n.value.resize(x.shape());
-  kernel(x.data(), n.value.data(), x.size());
+  for_ranges(x.size(), [&](std::size_t begin, std::size_t end) {
+    kernel(x.data() + begin, n.value.data() + begin, end - begin);
+  });
   return t.result(n);
 }
 
@@ -71,16 +86,18 @@ BasicVar<T> binary(const OpDef& op, const BasicVar<T>& a, const BasicVar<T>& b, 
   const BasicMatrix<T>& y = t.value(n.in[1]);
   const std::size_t rows = shape[0], cols = shape[1];
   const bool x_row = x.shape(1) == cols, y_row = y.shape(1) == cols;  // else one column, reused
-  for (std::size_t r = 0; r < rows; ++r) {
-    const T* xr = x.data() + (x.shape(0) == 1 ? 0 : r) * x.shape(1);
-    const T* yr = y.data() + (y.shape(0) == 1 ? 0 : r) * y.shape(1);
-    T* out = n.value.data() + r * cols;
-    if (x_row && y_row) {
-      for (std::size_t c = 0; c < cols; ++c) out[c] = f(xr[c], yr[c]);
-    } else {
-      for (std::size_t c = 0; c < cols; ++c) out[c] = f(xr[x_row ? c : 0], yr[y_row ? c : 0]);
+  for_rows(rows, cols, [&](std::size_t, std::size_t r0, std::size_t r1) {
+    for (std::size_t r = r0; r < r1; ++r) {
+      const T* xr = x.data() + (x.shape(0) == 1 ? 0 : r) * x.shape(1);
+      const T* yr = y.data() + (y.shape(0) == 1 ? 0 : r) * y.shape(1);
+      T* out = n.value.data() + r * cols;
+      if (x_row && y_row) {
+        for (std::size_t c = 0; c < cols; ++c) out[c] = f(xr[c], yr[c]);
+      } else {
+        for (std::size_t c = 0; c < cols; ++c) out[c] = f(xr[x_row ? c : 0], yr[y_row ? c : 0]);
+      }
     }
-  }
+  });
   return t.result(n);
 }
 
@@ -93,7 +110,8 @@ BasicVar<T> scalar_result(BasicTape<T>& t, BasicNode<T>& n, T v) {
 }
 
 // Writes the row-wise softmax of z into p and reports each row's log Σ exp, computed stably: the
-// row's max is subtracted before exp, so logits of ±1000 stay finite.
+// row's max is subtracted before exp, so logits of ±1000 stay finite. on_row(block, row, lse) is
+// called for the rows of each row block in order, blocks possibly at once on several threads.
 template <class T, class OnRow>
 void row_softmax(const BasicMatrix<T>& z, BasicMatrix<T>& p, OnRow&& on_row) {
   const std::size_t rows = z.shape(0), cols = z.shape(1);
@@ -102,23 +120,42 @@ void row_softmax(const BasicMatrix<T>& z, BasicMatrix<T>& p, OnRow&& on_row) {
     const T* zr = z.data() + r * cols;
     return *std::max_element(zr, zr + cols);
   };
-  // p = z − rowmax, then exp over the whole array at once: rows are often short (2 or 10 classes)
-  // and the vectorised kernel needs long arrays.
-  for (std::size_t r = 0; r < rows; ++r) {
-    const T m = row_max(r);
-    const T* zr = z.data() + r * cols;
-    T* pr = p.data() + r * cols;
-    for (std::size_t c = 0; c < cols; ++c) pr[c] = zr[c] - m;
-  }
-  kernels::exp(p.data(), p.data(), p.size());
-  for (std::size_t r = 0; r < rows; ++r) {
-    T* pr = p.data() + r * cols;
-    T s = 0.0;
-    for (std::size_t c = 0; c < cols; ++c) s += pr[c];
-    const T inv = T(1) / s;
-    for (std::size_t c = 0; c < cols; ++c) pr[c] *= inv;
-    on_row(r, row_max(r) + std::log(s));
-  }
+  for_rows(rows, cols, [&](std::size_t b, std::size_t r0, std::size_t r1) {
+    // p = z − rowmax, then exp over the whole block at once: rows are often short (2 or 10
+    // classes) and the vectorised kernel needs long arrays.
+    for (std::size_t r = r0; r < r1; ++r) {
+      const T m = row_max(r);
+      const T* zr = z.data() + r * cols;
+      T* pr = p.data() + r * cols;
+      for (std::size_t c = 0; c < cols; ++c) pr[c] = zr[c] - m;
+    }
+    kernels::exp(p.data() + r0 * cols, p.data() + r0 * cols, (r1 - r0) * cols);
+    for (std::size_t r = r0; r < r1; ++r) {
+      T* pr = p.data() + r * cols;
+      T s = 0.0;
+      for (std::size_t c = 0; c < cols; ++c) s += pr[c];
+      const T inv = T(1) / s;
+      for (std::size_t c = 0; c < cols; ++c) pr[c] *= inv;
+      on_row(b, r, row_max(r) + std::log(s));
+    }
+  });
+}
+
+// grad(i) += f(k) for every element k of input i (whose shape is the node's own: the rule of an
+// elementwise op), block by block.
+template <class T, class F>
+void accumulate_each(BasicTape<T>& t, std::uint32_t i, F&& f) {
+  if (!t.requires_grad(i)) return;
+  bool add = false;
+  BasicMatrix<T>& g = t.grad_target(i, add);
+  T* d = g.data();
+  for_ranges(g.size(), [&](std::size_t begin, std::size_t end) {
+    if (add) {
+      for (std::size_t k = begin; k < end; ++k) d[k] += f(k);
+    } else {
+      for (std::size_t k = begin; k < end; ++k) d[k] = f(k);
+    }
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -144,43 +181,59 @@ const OpDef add_op{"add", [](auto& t, const auto& n) {
 
 // d(a ∘ b) = (g ∘ b, g ∘ a), each summed over what was broadcast
 const OpDef mul_op{"mul", [](auto& t, const auto& n) {
-  t.accumulate_sum_to(n.in[0], n.grad * t.value(n.in[1]));
-  t.accumulate_sum_to(n.in[1], n.grad * t.value(n.in[0]));
+  const auto* g = n.grad.data();
+  for (int k = 0; k < 2; ++k) {
+    const auto& other = t.value(n.in[1 - k]);
+    if (t.value(n.in[k]).shape() == n.grad.shape() && other.shape() == n.grad.shape()) {
+      const auto* o = other.data();
+      accumulate_each(t, n.in[k], [&](std::size_t i) { return g[i] * o[i]; });
+    } else {
+      t.accumulate_sum_to(n.in[k], n.grad * other);
+    }
+  }
 }};
 
 // d(c·a) = c·g
 const OpDef scale_op{"scale", [](auto& t, const auto& n) {
-  t.accumulate(n.in[0], n.scalar * n.grad);
+  const auto* g = n.grad.data();
+  const auto c = n.scalar;
+  accumulate_each(t, n.in[0], [&](std::size_t i) { return c * g[i]; });
 }};
 
 // d Σa = g in every element
 const OpDef sum_op{"sum", [](auto& t, const auto& n) {
-  t.accumulate(n.in[0], xt::broadcast(n.grad(0, 0), t.value(n.in[0]).shape()));
+  const auto g = n.grad(0, 0);
+  accumulate_each(t, n.in[0], [&](std::size_t) { return g; });
 }};
 
 // d tanh(a) = (1 − out²) · g
 const OpDef tanh_op{"tanh", [](auto& t, const auto& n) {
-  t.accumulate(n.in[0], (1 - n.value * n.value) * n.grad);
+  const auto *g = n.grad.data(), *out = n.value.data();
+  accumulate_each(t, n.in[0], [&](std::size_t i) { return (1 - out[i] * out[i]) * g[i]; });
 }};
 
 // d σ(a) = out · (1 − out) · g
 const OpDef sigmoid_op{"sigmoid", [](auto& t, const auto& n) {
-  t.accumulate(n.in[0], n.value * (1 - n.value) * n.grad);
+  const auto *g = n.grad.data(), *out = n.value.data();
+  accumulate_each(t, n.in[0], [&](std::size_t i) { return out[i] * (1 - out[i]) * g[i]; });
 }};
 
 // d relu(a) = [out > 0] · g
 const OpDef relu_op{"relu", [](auto& t, const auto& n) {
-  t.accumulate(n.in[0], xt::where(n.value > 0, n.grad, 0));
+  const auto *g = n.grad.data(), *out = n.value.data();
+  accumulate_each(t, n.in[0], [&](std::size_t i) { return out[i] > 0 ? g[i] : 0; });
 }};
 
 // d exp(a) = out · g
 const OpDef exp_op{"exp", [](auto& t, const auto& n) {
-  t.accumulate(n.in[0], n.value * n.grad);
+  const auto *g = n.grad.data(), *out = n.value.data();
+  accumulate_each(t, n.in[0], [&](std::size_t i) { return out[i] * g[i]; });
 }};
 
 // d log(a) = g / a
 const OpDef log_op{"log", [](auto& t, const auto& n) {
-  t.accumulate(n.in[0], n.grad / t.value(n.in[0]));
+  const auto *g = n.grad.data(), *a = t.value(n.in[0]).data();
+  accumulate_each(t, n.in[0], [&](std::size_t i) { return g[i] / a[i]; });
 }};
 
 // d softmax(a) = out ∘ (g − rowsum(g ∘ out))
@@ -190,14 +243,16 @@ const OpDef softmax_op{"softmax", [](auto& t, const auto& n) {
   bool add = false;
   BasicMatrix<T>& da = t.grad_target(n.in[0], add);
   const std::size_t rows = n.value.shape(0), cols = n.value.shape(1);
-  for (std::size_t r = 0; r < rows; ++r) {
-    T dot = 0.0;
-    for (std::size_t c = 0; c < cols; ++c) dot += n.grad(r, c) * n.value(r, c);
-    for (std::size_t c = 0; c < cols; ++c) {
-      const T d = n.value(r, c) * (n.grad(r, c) - dot);
-      da(r, c) = add ? da(r, c) + d : d;
+  for_rows(rows, cols, [&](std::size_t, std::size_t r0, std::size_t r1) {
+    for (std::size_t r = r0; r < r1; ++r) {
+      T dot = 0.0;
+      for (std::size_t c = 0; c < cols; ++c) dot += n.grad(r, c) * n.value(r, c);
+      for (std::size_t c = 0; c < cols; ++c) {
+        const T d = n.value(r, c) * (n.grad(r, c) - dot);
+        da(r, c) = add ? da(r, c) + d : d;
+      }
     }
-  }
+  });
 }};
 
 // d CE / d logits = (softmax(logits) − onehot(labels)) · g · s, with s = 1 (sum) or 1/N (mean).
@@ -209,31 +264,44 @@ const OpDef softmax_cross_entropy_op{"softmax_cross_entropy", [](auto& t, const 
   BasicMatrix<T>& dz = t.grad_target(n.in[0], add);
   const T gs = n.grad(0, 0) * n.scalar;
   const std::size_t rows = n.saved.shape(0), cols = n.saved.shape(1);
-  for (std::size_t r = 0; r < rows; ++r) {
-    const auto label = static_cast<std::size_t>(n.labels[r]);
-    for (std::size_t c = 0; c < cols; ++c) {
-      const T d = (n.saved(r, c) - (c == label ? T(1) : T(0))) * gs;
-      dz(r, c) = add ? dz(r, c) + d : d;
+  for_rows(rows, cols, [&](std::size_t, std::size_t r0, std::size_t r1) {
+    for (std::size_t r = r0; r < r1; ++r) {
+      const auto label = static_cast<std::size_t>(n.labels[r]);
+      const T* p = n.saved.data() + r * cols;
+      T* d = dz.data() + r * cols;
+      for (std::size_t c = 0; c < cols; ++c) {
+        const T v = (p[c] - (c == label ? T(1) : T(0))) * gs;
+        d[c] = add ? d[c] + v : v;
+      }
     }
-  }
+  });
 }};
 
 // d ½Σw² = w · g
 const OpDef l2_penalty_op{"l2_penalty", [](auto& t, const auto& n) {
-  t.accumulate(n.in[0], n.grad(0, 0) * t.value(n.in[0]));
+  const auto g = n.grad(0, 0);
+  const auto* w = t.value(n.in[0]).data();
+  accumulate_each(t, n.in[0], [&](std::size_t i) { return g * w[i]; });
 }};
 
 // d(a / b) = (g / b, −g · out / b), each summed over what was broadcast
 const OpDef div_op{"div", [](auto& t, const auto& n) {
   using T = typename std::decay_t<decltype(n)>::value_type;
   const BasicMatrix<T>& b = t.value(n.in[1]);
+  if (b.shape() == n.grad.shape() && t.value(n.in[0]).shape() == n.grad.shape()) {
+    const T *g = n.grad.data(), *bp = b.data(), *out = n.value.data();
+    accumulate_each(t, n.in[0], [&](std::size_t i) { return g[i] / bp[i]; });
+    accumulate_each(t, n.in[1], [&](std::size_t i) { return -g[i] * out[i] / bp[i]; });
+    return;
+  }
   t.accumulate_sum_to(n.in[0], n.grad / b);
   t.accumulate_sum_to(n.in[1], -n.grad * n.value / b);
 }};
 
 // d √a = g / (2 · out)
 const OpDef sqrt_op{"sqrt", [](auto& t, const auto& n) {
-  t.accumulate(n.in[0], n.grad / (2 * n.value));
+  const auto *g = n.grad.data(), *out = n.value.data();
+  accumulate_each(t, n.in[0], [&](std::size_t i) { return g[i] / (2 * out[i]); });
 }};
 
 // d log_softmax(a) = g − softmax(a) · rowsum(g); n.saved holds softmax(a)
@@ -243,19 +311,27 @@ const OpDef log_softmax_op{"log_softmax", [](auto& t, const auto& n) {
   bool add = false;
   BasicMatrix<T>& da = t.grad_target(n.in[0], add);
   const std::size_t rows = n.value.shape(0), cols = n.value.shape(1);
-  for (std::size_t r = 0; r < rows; ++r) {
-    const T* g = n.grad.data() + r * cols;
-    const T* p = n.saved.data() + r * cols;
-    T* d = da.data() + r * cols;
-    T total = 0.0;
-    for (std::size_t c = 0; c < cols; ++c) total += g[c];
-    for (std::size_t c = 0; c < cols; ++c) d[c] = (add ? d[c] : T(0)) + g[c] - p[c] * total;
-  }
+  for_rows(rows, cols, [&](std::size_t, std::size_t r0, std::size_t r1) {
+    for (std::size_t r = r0; r < r1; ++r) {
+      const T* g = n.grad.data() + r * cols;
+      const T* p = n.saved.data() + r * cols;
+      T* d = da.data() + r * cols;
+      T total = 0.0;
+      for (std::size_t c = 0; c < cols; ++c) total += g[c];
+      for (std::size_t c = 0; c < cols; ++c) d[c] = (add ? d[c] : T(0)) + g[c] - p[c] * total;
+    }
+  });
 }};
 
 // d Σ_axis a = g broadcast back along the axis
 const OpDef sum_axis_op{"sum_axis", [](auto& t, const auto& n) {
-  t.accumulate(n.in[0], xt::broadcast(n.grad, t.value(n.in[0]).shape()));
+  const std::size_t cols = t.value(n.in[0]).shape(1);
+  const auto* g = n.grad.data();
+  if (n.attr[0] == 0) {
+    accumulate_each(t, n.in[0], [&](std::size_t i) { return g[i % cols]; });
+  } else {
+    accumulate_each(t, n.in[0], [&](std::size_t i) { return g[i / cols]; });
+  }
 }};
 
 // d max_axis(a) = g at each arg-max (n.labels), 0 elsewhere; n.attr[0] is the axis
@@ -389,15 +465,19 @@ BasicVar<T> mul(const BasicVar<T>& a, const BasicVar<T>& b) {
 template <class T>
 BasicVar<T> scale(const BasicVar<T>& a, double c) {
   const T k = static_cast<T>(c);
-  return unary(scale_op, a, [k](const BasicMatrix<T>& x) { return k * x; }, k);
+  return unary(scale_op, a, [k](const auto& x) { return k * x; }, k);
 }
 
 template <class T>
 BasicVar<T> sum(const BasicVar<T>& a) {
   BasicTape<T>& t = a.tape();
   BasicNode<T>& n = t.record(sum_op, a);
-  double s = 0.0;  // float32 sums too are accumulated in double
-  for (T x : t.value(n.in[0])) s += x;
+  const T* x = t.value(n.in[0]).data();
+  const double s = detail::sum_ranges(t.value(n.in[0]).size(), [&](std::size_t begin, std::size_t end) {
+    double part = 0.0;  // float32 sums too are accumulated in double
+    for (std::size_t i = begin; i < end; ++i) part += x[i];
+    return part;
+  });
   return scalar_result(t, n, static_cast<T>(s));
 }
 
@@ -421,16 +501,18 @@ BasicVar<T> sigmoid(const BasicVar<T>& a) {
   BasicNode<T>& n = t.record(sigmoid_op, a);
   const BasicMatrix<T>& x = t.value(n.in[0]);
   n.value.resize(x.shape());
-  T* out = n.value.data();
-  for (std::size_t i = 0; i < x.size(); ++i) out[i] = -x.data()[i];
-  kernels::exp(out, out, x.size());
-  for (std::size_t i = 0; i < x.size(); ++i) out[i] = T(1) / (T(1) + out[i]);
+  for_ranges(x.size(), [&](std::size_t begin, std::size_t end) {
+    T* out = n.value.data();
+    for (std::size_t i = begin; i < end; ++i) out[i] = -x.data()[i];
+    kernels::exp(out + begin, out + begin, end - begin);
+    for (std::size_t i = begin; i < end; ++i) out[i] = T(1) / (T(1) + out[i]);
+  });
   return t.result(n);
 }
 
 template <class T>
 BasicVar<T> relu(const BasicVar<T>& a) {
-  return unary(relu_op, a, [](const BasicMatrix<T>& x) { return xt::maximum(x, T(0)); });
+  return unary(relu_op, a, [](const auto& x) { return xt::maximum(x, T(0)); });
 }
 
 template <class T>
@@ -438,7 +520,7 @@ BasicVar<T> exp(const BasicVar<T>& a) { return unary_kernel(exp_op, a, kernels::
 
 template <class T>
 BasicVar<T> log(const BasicVar<T>& a) {
-  return unary(log_op, a, [](const BasicMatrix<T>& x) { return xt::log(x); });
+  return unary(log_op, a, [](const auto& x) { return xt::log(x); });
 }
 
 template <class T>
@@ -447,7 +529,7 @@ BasicVar<T> softmax(const BasicVar<T>& a) {
   if (z.shape(1) == 0) throw std::invalid_argument("softmax: no columns in " + shape_str(z));
   BasicTape<T>& t = a.tape();
   BasicNode<T>& n = t.record(softmax_op, a);
-  row_softmax(z, n.value, [](std::size_t, T) {});
+  row_softmax(z, n.value, [](std::size_t, std::size_t, T) {});
   return t.result(n);
 }
 
@@ -473,11 +555,15 @@ BasicVar<T> softmax_cross_entropy(const BasicVar<T>& logits, const Labels& label
   BasicNode<T>& n = t.record(softmax_cross_entropy_op, logits);
   n.labels.assign(labels.begin(), labels.end());
   n.scalar = reduction == Reduction::mean ? T(1) / static_cast<T>(rows) : T(1);
-  // loss_r = log Σ_c exp(z_rc) − z_r,label
-  double total = 0.0;
-  row_softmax(z, n.saved, [&](std::size_t r, T lse) {
-    total += lse - z(r, static_cast<std::size_t>(labels[r]));
+  // loss_r = log Σ_c exp(z_rc) − z_r,label, summed per row block, the blocks' sums in order
+  const std::size_t blocks = detail::row_blocks(rows, classes);
+  double* partial = detail::scratch<double>(blocks);
+  std::fill(partial, partial + blocks, 0.0);
+  row_softmax(z, n.saved, [&](std::size_t b, std::size_t r, T lse) {
+    partial[b] += lse - z(r, static_cast<std::size_t>(labels[r]));
   });
+  double total = 0.0;
+  for (std::size_t b = 0; b < blocks; ++b) total += partial[b];
   return scalar_result(t, n, static_cast<T>(total * n.scalar));
 }
 
@@ -485,8 +571,12 @@ template <class T>
 BasicVar<T> l2_penalty(const BasicVar<T>& w) {
   BasicTape<T>& t = w.tape();
   BasicNode<T>& n = t.record(l2_penalty_op, w);
-  double s = 0.0;  // float32 sums too are accumulated in double
-  for (T x : t.value(n.in[0])) s += static_cast<double>(x) * x;
+  const T* x = t.value(n.in[0]).data();
+  const double s = detail::sum_ranges(t.value(n.in[0]).size(), [&](std::size_t begin, std::size_t end) {
+    double part = 0.0;  // float32 sums too are accumulated in double
+    for (std::size_t i = begin; i < end; ++i) part += static_cast<double>(x[i]) * x[i];
+    return part;
+  });
   return scalar_result(t, n, static_cast<T>(0.5 * s));
 }
 
@@ -501,7 +591,7 @@ BasicVar<T> div(const BasicVar<T>& a, const BasicVar<T>& b) {
 
 template <class T>
 BasicVar<T> sqrt(const BasicVar<T>& a) {
-  return unary(sqrt_op, a, [](const BasicMatrix<T>& x) { return xt::sqrt(x); });
+  return unary(sqrt_op, a, [](const auto& x) { return xt::sqrt(x); });
 }
 
 template <class T>
@@ -517,7 +607,7 @@ BasicVar<T> log_softmax(const BasicVar<T>& a) {
   BasicNode<T>& n = t.record(log_softmax_op, a);
   n.value.resize(z.shape());
   const std::size_t cols = z.shape(1);
-  row_softmax(z, n.saved, [&](std::size_t r, T lse) {
+  row_softmax(z, n.saved, [&](std::size_t, std::size_t r, T lse) {
     for (std::size_t c = 0; c < cols; ++c) n.value(r, c) = z(r, c) - lse;
   });
   return t.result(n);
@@ -534,16 +624,16 @@ BasicVar<T> sum(const BasicVar<T>& a, int axis) {
   if (ax == 0) {
     n.value.resize({std::size_t{1}, cols});
     n.value.fill(0.0);
-    for (std::size_t r = 0; r < rows; ++r) {
-      for (std::size_t c = 0; c < cols; ++c) n.value(0, c) += x(r, c);
-    }
+    detail::add_column_sums(x.data(), rows, cols, n.value.data());
   } else {
     n.value.resize({rows, std::size_t{1}});
-    for (std::size_t r = 0; r < rows; ++r) {
-      T s = 0.0;
-      for (std::size_t c = 0; c < cols; ++c) s += x(r, c);
-      n.value(r, 0) = s;
-    }
+    for_rows(rows, cols, [&](std::size_t, std::size_t r0, std::size_t r1) {
+      for (std::size_t r = r0; r < r1; ++r) {
+        T s = 0.0;
+        for (std::size_t c = 0; c < cols; ++c) s += x(r, c);
+        n.value(r, 0) = s;
+      }
+    });
   }
   return t.result(n);
 }

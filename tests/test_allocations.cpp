@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <new>
+#include <type_traits>
 
 #include <catch2/catch.hpp>
 
@@ -152,6 +153,40 @@ TEST_CASE("steady-state training steps allocate nothing", "[allocations]") {
   CHECK(steady == 0);
   // The steps did train (a step that skipped its work would allocate nothing too).
   CHECK(last_loss < first_loss);
+}
+
+TEST_CASE("steady-state training steps allocate nothing at 2 engine threads", "[allocations][threads]") {
+  // B with 256 rows: its 256 x 256 activations are above autograd::parallel_threshold, so the
+  // elementwise ops, the reductions and the softmax cross-entropy go through the thread pool.
+  // The pool's thread and the partial-sum buffers are made in the warm-up step.
+  REQUIRE(std::size_t{256} * 256 > autograd::parallel_threshold);
+  const int before = autograd::num_threads();
+  autograd::set_num_threads(2);
+  const bench::Problem p = bench::blas_problem(256, 101);
+  const std::string dtype = GENERATE(as<std::string>{}, "float64", "float32");
+  const auto steady_state = [&](auto& net, const auto& X) {
+    typename std::decay_t<decltype(net)>::Tape tape;
+    const std::size_t warm_up = allocations_during([&] { net.train_step(tape, X, p.y, p.rate); });
+    std::size_t steady = 0;
+    double first_loss = 0.0, last_loss = 0.0;
+    for (int step = 0; step < 100; ++step) {
+      steady += allocations_during([&] { last_loss = net.train_step(tape, X, p.y, p.rate); });
+      if (step == 0) first_loss = last_loss;
+    }
+    INFO(dtype << ": the warm-up step allocated " << warm_up << " times, the next 100 steps "
+               << steady << " times");
+    CHECK(warm_up > 0);
+    CHECK(steady == 0);
+    CHECK(last_loss < first_loss);
+  };
+  if (dtype == "float32") {
+    bench::EngineNet32 net(p.W0_32);
+    steady_state(net, p.X32);
+  } else {
+    bench::EngineNet net(p.W0);
+    steady_state(net, p.X);
+  }
+  autograd::set_num_threads(before);
 }
 
 TEST_CASE("nn::train allocates nothing per full-batch pass", "[allocations]") {
