@@ -19,20 +19,6 @@ std::string unpack(const std::vector<std::int64_t>& codes) {
   return text;
 }
 
-// The rows `rows` (local indices) of data, in that order.
-Dataset take(const Dataset& data, const std::vector<std::size_t>& rows) {
-  const std::size_t cols = data.X.shape(1);
-  Dataset out;
-  out.X = Matrix::from_shape({rows.size(), cols});
-  out.y.resize(rows.size());
-  out.classes = data.classes;
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    for (std::size_t j = 0; j < cols; ++j) out.X(i, j) = data.X(rows[i], j);
-    out.y[i] = data.y[rows[i]];
-  }
-  return out;
-}
-
 // After each rank has read its part of `what`: the ranks must have seen the same number of rows and
 // feature columns; classes becomes the largest over the ranks.
 void finish_shard(Shard& s, Communicator& comm, const std::string& what) {
@@ -94,7 +80,7 @@ Shard shard_of(const Dataset& data, const Communicator& comm) {
   const auto [first, last] = shard_range(s.total_rows, comm.rank(), comm.size());
   for (std::size_t i = first; i < last; ++i) s.rows.push_back(i);
   std::vector<std::size_t> local(s.rows);
-  s.data = take(data, local);
+  s.data = take_rows(data, local);
   return s;
 }
 
@@ -150,7 +136,7 @@ std::pair<Shard, Shard> train_test_split(const Shard& data, double test_fraction
       local.push_back(static_cast<std::size_t>(it - data.rows.begin()));
       s.rows.push_back(k - begin);
     }
-    s.data = take(data.data, local);
+    s.data = take_rows(data.data, local);
     return s;
   };
   return {part(n_test, n), part(0, n_test)};

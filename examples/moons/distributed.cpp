@@ -14,23 +14,12 @@
 #include "nn/mpi.hpp"
 #include "nn/serialize.hpp"
 #include "options.hpp"
+#include "text.hpp"
 #include "plot.hpp"
 
 namespace moons {
 
 namespace {
-
-std::string percent(double fraction) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f%%", 100.0 * fraction);
-  return buf;
-}
-
-std::string join(const std::vector<std::size_t>& xs, const char* sep) {
-  std::string s;
-  for (std::size_t x : xs) s += (s.empty() ? "" : sep) + std::to_string(x);
-  return s;
-}
 
 template <class T>
 int train_together(const Options& o, nn::MpiCommunicator& comm) {

@@ -28,11 +28,14 @@
 #include "nn/serialize.hpp"
 #include "nn/train.hpp"
 #include "options.hpp"
+#include "text.hpp"
 #include "plot.hpp"
 
 namespace {
 
 using autograd::Matrix;
+using moons::join;
+using moons::percent;
 
 nn::Dataset blog_moons() {
   nn::Dataset d;
@@ -69,18 +72,6 @@ nn::BasicMLP<T> blog_network(std::size_t h, std::uint64_t seed) {
 template <class T>
 std::string precision_note() {
   return std::is_same_v<T, float> ? ", float32" : "";
-}
-
-std::string percent(double fraction) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f%%", 100.0 * fraction);
-  return buf;
-}
-
-std::string join(const std::vector<std::size_t>& xs, const char* sep) {
-  std::string s;
-  for (std::size_t x : xs) s += (s.empty() ? "" : sep) + std::to_string(x);
-  return s;
 }
 
 template <class T>
