@@ -44,6 +44,16 @@ Flags parse(int argc, char** argv) {
       f.worker = true;
       continue;
     }
+    if (flag == "--help" || flag == "-h") {
+      std::printf(
+          "usage: autograd_bench_mpi [--repeats N] [--b-passes N] [--b-rows N] [--ranks N]\n"
+          "                          [--mpiexec \"COMMAND\"]\n"
+          "Workload B trained by one process at 1 and 2 threads and by N ranks of 1 thread each\n"
+          "(started with COMMAND -n N), interleaved; defaults: --repeats 5 --b-passes 50\n"
+          "--b-rows 4096 --ranks 2 --mpiexec \"%s\".\n",
+          AUTOGRAD_MPIEXEC);
+      std::exit(0);
+    }
     if (i + 1 >= argc) throw std::invalid_argument(flag + ": needs a value");
     const std::string value = argv[++i];
     auto number = [&](long low) {
