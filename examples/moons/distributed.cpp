@@ -83,14 +83,7 @@ int train_together(const Options& o, nn::MpiCommunicator& comm) {
   });
 
   const std::string name = join(model.sizes(), "-") + " " + nn::to_string(model.activation());
-  nn::TrainOptions t;
-  t.passes = o.passes;
-  t.batch_size = o.batch_size;
-  t.optimizer = o.optimizer;
-  t.schedule = {nn::parse_schedule(o.schedule), o.rate, o.decay, o.decay_every};
-  t.loss.reg = o.reg;
-  t.seed = o.seed;
-  t.loss.reduction = o.loss_reduction == "mean" ? autograd::Reduction::mean : autograd::Reduction::sum;
+  nn::TrainOptions t = training_options(o);
   t.log_every = o.log_every == 0 ? 0 : std::min<std::size_t>(100, o.log_every);
   t.log_last = true;  // the final loss is always printed, as in one process
   const auto rows = comm.allgather({static_cast<std::int64_t>(train_set.data.y.size())});

@@ -397,14 +397,7 @@ int single_model(const moons::Options& o) {
   const std::string name = join(model.sizes(), "-") + " " + nn::to_string(model.activation());
   std::vector<nn::Progress> log;
   if (o.load.empty()) {
-    nn::TrainOptions t;
-    t.passes = o.passes;
-    t.batch_size = o.batch_size;
-    t.optimizer = o.optimizer;
-    t.schedule = {nn::parse_schedule(o.schedule), o.rate, o.decay, o.decay_every};
-    t.loss.reg = o.reg;
-    t.loss.reduction = o.loss_reduction == "mean" ? autograd::Reduction::mean : autograd::Reduction::sum;
-    t.seed = o.seed;
+    const nn::TrainOptions t = moons::training_options(o);
     std::cout << "Training " << name << " on " << train_set.y.size() << " points (" << o.optimizer
               << ", batch " << (o.batch_size == 0 ? std::string("all") : std::to_string(o.batch_size))
               << ", rate " << o.rate << " " << o.schedule

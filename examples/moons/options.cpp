@@ -207,4 +207,16 @@ Options parse(const std::vector<std::string>& args) {
   return o;
 }
 
+nn::TrainOptions training_options(const Options& o) {
+  nn::TrainOptions t;
+  t.passes = o.passes;
+  t.batch_size = o.batch_size;
+  t.optimizer = o.optimizer;
+  t.schedule = {nn::parse_schedule(o.schedule), o.rate, o.decay, o.decay_every};
+  t.loss.reg = o.reg;
+  t.loss.reduction = o.loss_reduction == "mean" ? autograd::Reduction::mean : autograd::Reduction::sum;
+  t.seed = o.seed;
+  return t;
+}
+
 }  // namespace moons

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "nn/train.hpp"
+
 namespace moons {
 
 // --samples: enough for both classes in the training and held-out parts, few enough to generate.
@@ -49,5 +51,9 @@ struct Options {
 Options parse(const std::vector<std::string>& args);
 /// The --help text, generated from the flags' declarations.
 std::string usage();
+
+/// What the flags say of training (passes, batch, optimiser, schedule, reg, loss reduction, seed),
+/// for one process and for mpirun alike; the caller sets how often to report.
+nn::TrainOptions training_options(const Options& o);
 
 }  // namespace moons
