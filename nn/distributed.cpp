@@ -1,10 +1,8 @@
 #include "nn/distributed.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <limits>
 
-#include "nn/random.hpp"
 
 namespace nn {
 
@@ -108,38 +106,23 @@ Shard load_npy_shard(const std::string& x_path, const std::string& y_path, Commu
 
 std::pair<Shard, Shard> train_test_split(const Shard& data, double test_fraction,
                                          std::uint64_t seed) {
-  const std::size_t n = data.total_rows;
-  if (!(test_fraction > 0.0 && test_fraction < 1.0)) {
-    throw std::invalid_argument("train_test_split: test_fraction must be in (0, 1), got " +
-                                std::to_string(test_fraction));
-  }
-  // As train_test_split rounds (see data.cpp).
-  const double exact = test_fraction * static_cast<double>(n);
-  const double nearest = std::round(exact);
-  const std::size_t n_test =
-      static_cast<std::size_t>(std::abs(exact - nearest) < 1e-9 ? nearest : std::ceil(exact));
-  if (n_test == 0 || n_test >= n) {
-    throw std::invalid_argument("train_test_split: test_fraction " + std::to_string(test_fraction) +
-                                " of " + std::to_string(n) + " rows leaves " +
-                                (n_test == 0 ? "an empty test part" : "an empty training part"));
-  }
-  Rng rng(seed);
-  const std::vector<std::size_t> order = rng.permutation(n);
+  // The rows train_test_split would put in each part; each rank keeps those it holds.
+  const SplitRows split = train_test_rows(data.total_rows, test_fraction, seed);
   // Part rows are numbered by their place in the part, as train_test_split orders them.
-  auto part = [&](std::size_t begin, std::size_t end) {
+  auto part = [&](const std::vector<std::size_t>& order) {
     Shard s;
-    s.total_rows = end - begin;
+    s.total_rows = order.size();
     std::vector<std::size_t> local;
-    for (std::size_t k = begin; k < end; ++k) {
+    for (std::size_t k = 0; k < order.size(); ++k) {
       const auto it = std::lower_bound(data.rows.begin(), data.rows.end(), order[k]);
       if (it == data.rows.end() || *it != order[k]) continue;
       local.push_back(static_cast<std::size_t>(it - data.rows.begin()));
-      s.rows.push_back(k - begin);
+      s.rows.push_back(k);
     }
     s.data = take_rows(data.data, local);
     return s;
   };
-  return {part(n_test, n), part(0, n_test)};
+  return {part(split.train), part(split.test)};
 }
 
 template <class T>
