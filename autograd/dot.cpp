@@ -1,16 +1,10 @@
 #include "autograd/dot.hpp"
 
-#include <atomic>
-#include <cerrno>
-#include <chrono>
+#include "autograd/durable.hpp"
+
 #include <cmath>
 #include <cstdio>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <random>
 #include <stdexcept>
-#include <system_error>
 #include <vector>
 
 namespace autograd {
@@ -45,13 +39,6 @@ double frobenius(const BasicMatrix<T>& m) {
   double s = 0.0;
   for (const T v : m) s += static_cast<double>(v) * static_cast<double>(v);
   return std::sqrt(s);
-}
-
-std::string unique_suffix() {
-  static std::atomic<unsigned> counter{0};
-  const auto ticks = std::chrono::steady_clock::now().time_since_epoch().count();
-  return ".tmp" + std::to_string(std::random_device{}()) + "-" + std::to_string(ticks) + "-" +
-         std::to_string(counter++);
 }
 
 }  // namespace
@@ -112,40 +99,11 @@ std::string to_dot(const BasicTape<T>& tape, const BasicVar<T>& loss) {
 
 template <class T>
 void write_dot(const BasicTape<T>& tape, const BasicVar<T>& loss, const std::string& path) {
-  namespace fs = std::filesystem;
   const std::string text = to_dot(tape, loss);
-  const fs::path target(path);
-  fs::path temp = target;
-  temp += unique_suffix();
-  std::error_code ignored;
-  {
-    errno = 0;
-    std::ofstream out(temp, std::ios::binary);
-    if (!out) {
-      const int err = errno;
-      const fs::path folder = target.has_parent_path() ? target.parent_path() : fs::path(".");
-      std::string why = err != 0 ? std::strerror(err) : "cannot create a file there";
-      if (!fs::exists(folder, ignored)) {
-        why = "folder '" + folder.string() + "' does not exist";
-      } else if (!fs::is_directory(folder, ignored)) {
-        why = "'" + folder.string() + "' is not a folder";
-      }
-      throw std::runtime_error("write_dot: cannot write '" + path + "': " + why);
-    }
-    out << text;
-    out.close();
-    if (!out) {
-      const int err = errno;
-      fs::remove(temp, ignored);
-      throw std::runtime_error("write_dot: cannot write '" + path +
-                               "': " + (err != 0 ? std::strerror(err) : "write failed"));
-    }
-  }
-  std::error_code ec;
-  fs::rename(temp, target, ec);
-  if (ec) {
-    fs::remove(temp, ignored);
-    throw std::runtime_error("write_dot: cannot write '" + path + "': " + ec.message());
+  try {
+    write_file(path, text);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(std::string("write_dot: ") + e.what());
   }
 }
 

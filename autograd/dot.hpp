@@ -17,9 +17,9 @@ namespace autograd {
 template <class T>
 std::string to_dot(const BasicTape<T>& tape, const BasicVar<T>& loss);
 
-/// Writes to_dot(tape, loss) to `path`: to a temporary file in the same folder first, then
-/// renamed over `path`, so that `path` is never half-written. Throws std::runtime_error naming the
-/// path on failure, leaving no file behind.
+/// Writes to_dot(tape, loss) to `path` with autograd::write_file (durable.hpp): `path` holds its
+/// old contents or the whole graph, never half of it. Throws std::runtime_error naming the path on
+/// failure, leaving no file behind.
 template <class T>
 void write_dot(const BasicTape<T>& tape, const BasicVar<T>& loss, const std::string& path);
 

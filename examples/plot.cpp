@@ -1,22 +1,16 @@
 #include "plot.hpp"
 
 #include <algorithm>
-#include <atomic>
-#include <cerrno>
-#include <chrono>
 #include <cmath>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <limits>
-#include <random>
 #include <stdexcept>
 #include <string>
-#include <system_error>
 #include <vector>
 
 #include <plplot.h>
 #include <stb_image_write.h>
+
+#include "autograd/durable.hpp"
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -390,27 +384,6 @@ void append_bytes(void* context, void* data, int size) {
   out->insert(out->end(), bytes, bytes + size);
 }
 
-std::string unique_suffix() {
-  static std::atomic<unsigned> counter{0};
-  const auto ticks = std::chrono::steady_clock::now().time_since_epoch().count();
-  return ".tmp" + std::to_string(std::random_device{}()) + "-" + std::to_string(ticks) + "-" +
-         std::to_string(counter++);
-}
-
-// Why a file cannot be created at `path`, for the error message.
-std::string folder_problem(const std::filesystem::path& path, int err) {
-  namespace fs = std::filesystem;
-  const fs::path folder = path.has_parent_path() ? path.parent_path() : fs::path(".");
-  std::error_code ec;
-  if (!fs::exists(folder, ec)) {
-    return "folder '" + folder.string() + "' does not exist";
-  }
-  if (!fs::is_directory(folder, ec)) {
-    return "'" + folder.string() + "' is not a folder";
-  }
-  return err != 0 ? std::strerror(err) : "cannot create a file there";
-}
-
 }  // namespace
 
 // ---- Image ---------------------------------------------------------------------------------
@@ -478,37 +451,16 @@ Color region_color(int k) { return mix(point_color(k), white, 0.55); }
 // ---- PNG files -----------------------------------------------------------------------------
 
 void write_png(const Image& image, const std::string& path) {
-  namespace fs = std::filesystem;
   std::vector<unsigned char> png;
   if (stbi_write_png_to_func(append_bytes, &png, image.width(), image.height(), 3, image.data(),
                              image.width() * 3) == 0) {
-    throw std::runtime_error("cannot write PNG '" + path + "': encoding failed");
+    throw std::runtime_error("write_png: cannot write '" + path + "': encoding failed");
   }
 
-  const fs::path target(path);
-  fs::path temp = target;
-  temp += unique_suffix();
-  std::error_code ignored;
-  {
-    errno = 0;
-    std::ofstream out(temp, std::ios::binary);
-    if (!out) {
-      throw std::runtime_error("cannot write PNG '" + path + "': " + folder_problem(target, errno));
-    }
-    out.write(reinterpret_cast<const char*>(png.data()), static_cast<std::streamsize>(png.size()));
-    out.close();
-    if (!out) {
-      const int err = errno;
-      fs::remove(temp, ignored);
-      throw std::runtime_error("cannot write PNG '" + path +
-                               "': " + (err != 0 ? std::strerror(err) : "write failed"));
-    }
-  }
-  std::error_code ec;
-  fs::rename(temp, target, ec);
-  if (ec) {
-    fs::remove(temp, ignored);
-    throw std::runtime_error("cannot write PNG '" + path + "': " + ec.message());
+  try {
+    autograd::write_file(path, std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(std::string("write_png: ") + e.what());
   }
 }
 

@@ -65,9 +65,9 @@ Color point_color(int k);
 /// Pale colour of class k, for its region in decision_boundary.
 Color region_color(int k);
 
-/// Writes `image` as a PNG file: to a temporary file in the same folder first, then renamed over
-/// `path`, so that `path` is never a half-written picture. Throws std::runtime_error naming the
-/// path (and the missing folder, if that is the problem) on failure; no file is left behind.
+/// Writes `image` as a PNG file with autograd::write_file (autograd/durable.hpp): `path` is never
+/// a half-written picture. Throws std::runtime_error naming the path (and the missing folder, if
+/// that is the problem) on failure; no file is left behind.
 void write_png(const Image& image, const std::string& path);
 
 /// A classifier for decision_boundary: one label per row of an [N x 2] matrix of points.

@@ -5,12 +5,15 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <vector>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "autograd/durable.hpp"
 
 #include <xtensor/xnpy.hpp>
 
@@ -148,6 +151,8 @@ std::string why_not_replaceable(const fs::path& dir, const std::string& folder) 
   if (empty) return {};
   std::ifstream manifest(dir / manifest_name);
   std::string first;
+  // Gone since it was listed: another save moved it away, and nothing is there to refuse.
+  if (!manifest && !fs::exists(fs::symlink_status(dir, ec))) return {};
   if (!manifest || !std::getline(manifest, first) || first != format_line) {
     return it_is + "is not a model folder saved by this program: its " + manifest_name +
            " does not start with '" + format_line + "'";
@@ -155,31 +160,70 @@ std::string why_not_replaceable(const fs::path& dir, const std::string& folder) 
   return {};
 }
 
-// A new folder in `parent` named .NAME.WHAT-<pid>-<random>, created here (so that it cannot be a
-// user's folder).
-fs::path make_private_folder(const Target& t, const char* what) {
-  std::random_device rd;
+// The hidden folders of a save beside model folder NAME: .NAME.saving-SUFFIX (the new model being
+// written; after an exchange, the old one being removed) and .NAME.previous-SUFFIX (the old model,
+// moved aside where the filesystem cannot exchange), SUFFIX being make_temporary_folder's 16
+// hexadecimal digits. A user's folder of another name is never touched.
+std::string saving_prefix(const Target& t) { return "." + t.name + ".saving-"; }
+std::string previous_prefix(const Target& t) { return "." + t.name + ".previous-"; }
+
+bool has_prefix_and_suffix(const std::string& name, const std::string& prefix) {
+  return name.size() == prefix.size() + 16 && name.compare(0, prefix.size(), prefix) == 0 &&
+         name.find_first_not_of("0123456789abcdef", prefix.size()) == std::string::npos;
+}
+
+struct Leftovers {
+  std::vector<fs::path> saving, previous;
+  bool empty() const { return saving.empty() && previous.empty(); }
+};
+
+Leftovers find_leftovers(const Target& t) {
+  Leftovers found;
   std::error_code ec;
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    char suffix[32];
-    std::snprintf(suffix, sizeof suffix, "-%ld-%08x", static_cast<long>(::getpid()),
-                  static_cast<unsigned>(rd()));
-    const fs::path path = t.parent / ("." + t.name + "." + what + suffix);
-    if (fs::create_directory(path, ec)) return path;
-    if (ec) {
-      throw std::runtime_error("cannot create a folder in '" + t.parent.string() +
-                               "': " + ec.message());
-    }
+  for (fs::directory_iterator it(t.parent, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    std::error_code type_ec;
+    if (!fs::is_directory(it->symlink_status(type_ec))) continue;
+    if (has_prefix_and_suffix(name, saving_prefix(t))) found.saving.push_back(it->path());
+    if (has_prefix_and_suffix(name, previous_prefix(t))) found.previous.push_back(it->path());
   }
-  throw std::runtime_error("cannot find a free name for a folder in '" + t.parent.string() + "'");
+  std::sort(found.saving.begin(), found.saving.end());
+  std::sort(found.previous.begin(), found.previous.end());
+  return found;
+}
+
+// The lock that serialises saves (and recoveries) of one model folder: .NAME.lock beside it.
+std::string lock_path(const Target& t) { return (t.parent / ("." + t.name + ".lock")).string(); }
+
+// Why `dir`, an existing folder, is a mount point (which no rename can replace); empty if not.
+std::string mount_point_problem(const fs::path& dir, const fs::path& parent, const std::string& folder) {
+  struct stat here {}, above {};
+  if (::stat(dir.c_str(), &here) != 0 || ::stat(parent.c_str(), &above) != 0) return {};
+  bool mounted = here.st_dev != above.st_dev;
+#ifdef STATX_MNT_ID
+  // A bind mount of a folder of the same filesystem has the same device: compare mount ids.
+  struct statx sx_here {}, sx_above {};
+  if (!mounted && ::statx(AT_FDCWD, dir.c_str(), 0, STATX_MNT_ID, &sx_here) == 0 &&
+      ::statx(AT_FDCWD, parent.c_str(), 0, STATX_MNT_ID, &sx_above) == 0 &&
+      (sx_here.stx_mask & sx_above.stx_mask & STATX_MNT_ID) != 0) {
+    mounted = sx_here.stx_mnt_id != sx_above.stx_mnt_id;
+  }
+#endif
+  if (!mounted) return {};
+  return "'" + folder + "' is a mount point, which a save cannot replace (it swaps in a new " +
+         "folder); save into a folder inside it";
 }
 
 // Checks the target and its parent; creates the parent if missing.
 Target prepare_target(const std::string& folder) {
   const Target t = target_of(folder);
+  std::error_code ec;
+  if (fs::is_directory(fs::symlink_status(t.dir, ec))) {
+    const std::string mounted = mount_point_problem(t.dir, t.parent, folder);
+    if (!mounted.empty()) throw std::runtime_error(mounted);
+  }
   const std::string why = why_not_replaceable(t.dir, folder);
   if (!why.empty()) throw std::runtime_error(why + "; refusing to replace it");
-  std::error_code ec;
   fs::create_directories(t.parent, ec);
   if (ec || !fs::is_directory(t.parent)) {
     throw std::runtime_error("cannot create folder '" + t.parent.string() + "'" +
@@ -199,20 +243,104 @@ void remove_model_folder(const fs::path& dir, std::error_code& ec) {
   fs::remove(dir, ec);
 }
 
+// True if `dir` holds a whole model (load_model reads and checks every file).
+bool holds_whole_model(const fs::path& dir) {
+  try {
+    load_model<double>(dir.string());
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+// What an interrupted save left beside `t`, put right; with the lock held. A missing model folder
+// is restored from the old model an interrupted save had moved aside; every other folder of a save
+// is removed. Returns what was done, empty if nothing.
+std::string recover_locked(const Target& t) {
+  Leftovers left = find_leftovers(t);
+  if (left.empty()) return {};
+  std::string said;
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(t.dir, ec))) {
+    // The old model moved aside, or else (a first save) a whole new one that was not moved in.
+    for (auto* list : {&left.previous, &left.saving}) {
+      for (auto it = list->begin(); said.empty() && it != list->end(); ++it) {
+        if (!holds_whole_model(*it)) continue;
+        fs::rename(*it, t.dir, ec);
+        if (ec) {
+          throw std::runtime_error("cannot restore the model in '" + it->string() + "' to '" +
+                                   t.dir.string() + "': " + ec.message());
+        }
+        autograd::sync_folder(t.parent.string());
+        said = "restored the model in '" + t.dir.string() + "' from '" + it->string() +
+               "', left there by a save that did not finish";
+        list->erase(it);
+        break;
+      }
+    }
+  }
+  std::size_t removed = 0;
+  for (const auto* list : {&left.saving, &left.previous}) {
+    for (const fs::path& dir : *list) {
+      remove_model_folder(dir, ec);
+      if (fs::exists(fs::symlink_status(dir, ec))) {
+        said += std::string(said.empty() ? "" : "; ") + "left '" + dir.string() +
+                "': it holds files that are not a model's";
+      } else {
+        ++removed;
+      }
+    }
+  }
+  if (removed > 0) {
+    said += std::string(said.empty() ? "" : "; ") + "removed " + std::to_string(removed) +
+            " folder" + (removed > 1 ? "s" : "") + " left beside '" + t.dir.string() +
+            "' by a save that did not finish";
+  }
+  return said;
+}
+
 }  // namespace
 
 void check_save_target(const std::string& folder) {
   try {
     const Target t = prepare_target(folder);
+    // The parent is writable: a folder can be created there.
+    const std::string probe =
+        autograd::make_temporary_folder(t.parent.string(), "." + t.name + ".check-");
     std::error_code ec;
-    fs::remove(make_private_folder(t, "saving"), ec);  // the parent is writable
+    fs::remove(probe, ec);
   } catch (const std::exception& e) {
     throw std::runtime_error("cannot save the model to '" + folder + "': " + e.what());
   }
 }
 
+std::string recover_model_folder(const std::string& folder) {
+  Target t;
+  try {
+    t = target_of(folder);
+  } catch (const std::exception&) {
+    return {};
+  }
+  std::error_code ec;
+  if (!fs::is_directory(t.parent, ec)) return {};
+  if (find_leftovers(t).empty()) {
+    // A lock file left by a killed save: taken and released (which removes it), never removed
+    // while another save may hold it.
+    if (fs::exists(fs::symlink_status(lock_path(t), ec))) {
+      try {
+        const autograd::ExclusiveLock lock(lock_path(t));
+      } catch (const std::exception&) {
+      }
+    }
+    return {};
+  }
+  const autograd::ExclusiveLock lock(lock_path(t));
+  return recover_locked(t);
+}
+
 template <class T>
 void save_model(const BasicMLP<T>& model, const std::string& folder) {
+  using autograd::detail::step;
   const std::string context = "cannot save the model to '" + folder + "': ";
   for (std::size_t i = 0; i < model.layers().size(); ++i) {
     const BasicDense<T>& layer = model.layers()[i];
@@ -224,65 +352,99 @@ void save_model(const BasicMLP<T>& model, const std::string& folder) {
       }
     }
   }
+  // The files, in the order they are written; model.txt last.
+  std::vector<std::pair<std::string, std::string>> files;
+  for (std::size_t i = 0; i < model.layers().size(); ++i) {
+    const BasicDense<T>& layer = model.layers()[i];
+    files.emplace_back(param_file(i, "W"), xt::dump_npy(layer.W.value));
+    files.emplace_back(param_file(i, "b"), xt::dump_npy(layer.b.value));
+  }
+  if (model.input_scaling()) {
+    files.emplace_back(scaling_mean_name, xt::dump_npy(model.input_scaling()->mean));
+    files.emplace_back(scaling_scale_name, xt::dump_npy(model.input_scaling()->scale));
+  }
+  std::ostringstream manifest;
+  manifest << format_line << "\nactivation " << to_string(model.activation()) << "\nsizes";
+  for (std::size_t s : model.sizes()) manifest << ' ' << s;
+  manifest << "\ndtype " << autograd::dtype_name<T>() << '\n';
+  if (!model.converted_from().empty()) manifest << "converted_from " << model.converted_from() << '\n';
+  if (model.input_scaling()) manifest << "input_scaling standardize\n";
+  files.emplace_back(manifest_name, manifest.str());
+
+  // The steps, each a point where a crash leaves the old model or the new one in `folder` (or the
+  // old one in a .NAME.previous- folder, which the next save or recover_model_folder restores):
+  // the lock; leftovers of an earlier save put right; the staging folder; each file written and
+  // fsynced; the staging folder fsynced; the exchange (or two renames) and the parent fsynced;
+  // the old model removed.
   Target t;
-  fs::path staging;
+  fs::path staging, old;
   try {
+    t = target_of(folder);
+    std::error_code created;
+    fs::create_directories(t.parent, created);
+    if (created) prepare_target(folder);  // throws, naming what is in the way
+    const autograd::ExclusiveLock lock(lock_path(t));
+    step("locked");
+    recover_locked(t);
+    step("recovered");
+    // Checked under the lock: the folder may have changed while the model trained.
     t = prepare_target(folder);
-    staging = make_private_folder(t, "saving");
-  } catch (const std::exception& e) {
-    throw std::runtime_error(context + e.what());
-  }
-  // The whole model is written into the staging folder, which then takes the target's place: a
-  // failure at any point leaves the previous model (if any) as it was.
-  fs::path previous;
-  try {
-    for (std::size_t i = 0; i < model.layers().size(); ++i) {
-      const BasicDense<T>& layer = model.layers()[i];
-      xt::dump_npy((staging / param_file(i, "W")).string(), layer.W.value);
-      xt::dump_npy((staging / param_file(i, "b")).string(), layer.b.value);
+    staging = autograd::make_temporary_folder(t.parent.string(), saving_prefix(t));
+    step("staging folder created");
+    for (const auto& [name, bytes] : files) {
+      autograd::write_new_file((staging / name).string(), bytes);
+      step(name.c_str());
     }
-    if (model.input_scaling()) {
-      xt::dump_npy((staging / scaling_mean_name).string(), model.input_scaling()->mean);
-      xt::dump_npy((staging / scaling_scale_name).string(), model.input_scaling()->scale);
-    }
-    std::ofstream out(staging / manifest_name);
-    out << format_line << "\nactivation " << to_string(model.activation()) << "\nsizes";
-    for (std::size_t s : model.sizes()) out << ' ' << s;
-    out << "\ndtype " << autograd::dtype_name<T>() << '\n';
-    if (!model.converted_from().empty()) out << "converted_from " << model.converted_from() << '\n';
-    if (model.input_scaling()) out << "input_scaling standardize\n";
-    out.close();
-    if (!out) throw std::runtime_error("writing " + (staging / manifest_name).string() + " failed");
-    // Checked again: the folder may have changed while the model trained or was written.
-    const std::string why = why_not_replaceable(t.dir, folder);
-    if (!why.empty()) throw std::runtime_error(why + "; refusing to replace it");
-    if (fs::exists(fs::symlink_status(t.dir))) {
-      // Renaming onto a new empty folder of our own replaces it; onto a user's folder it could not.
-      previous = make_private_folder(t, "previous");
-      fs::rename(t.dir, previous);
-    }
-    try {
+    autograd::sync_folder(staging.string());
+    step("staging folder synced");
+    const std::string parent = t.parent.string();
+    if (!fs::exists(fs::symlink_status(t.dir))) {
       fs::rename(staging, t.dir);
-    } catch (...) {
+      staging.clear();
+      autograd::sync_folder(parent);
+      step("moved in, parent synced");
+    } else if (autograd::exchange_paths(staging.string(), t.dir.string())) {
+      old = staging;  // now holds the old model
+      staging.clear();
+      step("exchanged");
+      autograd::sync_folder(parent);
+      step("parent synced");
+    } else {
+      // Two renames, the old model moved aside first: a crash between them leaves it in
+      // .NAME.previous-…, from where the next save or recover_model_folder restores it.
+      const fs::path previous = autograd::make_temporary_folder(parent, previous_prefix(t));
+      step("previous folder created");
+      fs::rename(t.dir, previous);  // onto the new empty folder: replaces it
+      old = previous;
+      step("old model moved aside");
+      try {
+        fs::rename(staging, t.dir);
+      } catch (...) {
+        std::error_code ec;
+        fs::rename(previous, t.dir, ec);
+        old.clear();
+        throw;
+      }
+      staging.clear();
+      step("new model moved in");
+      autograd::sync_folder(parent);
+      step("parent synced");
+    }
+    if (!old.empty()) {
       std::error_code ec;
-      if (!previous.empty()) fs::rename(previous, t.dir, ec);
-      throw;
+      remove_model_folder(old, ec);
+      if (ec) {
+        throw std::runtime_error("the model is saved, but the model it replaced is left in '" +
+                                 old.string() + "': " + ec.message());
+      }
+      old.clear();
+      step("old model removed");
     }
   } catch (const std::exception& e) {
     std::error_code ec;
-    if (fs::exists(staging, ec)) fs::remove_all(staging, ec);  // created above, holds only our files
-    if (!previous.empty() && fs::exists(previous, ec) && fs::is_empty(previous, ec)) {
-      fs::remove(previous, ec);
-    }
+    if (!staging.empty()) remove_model_folder(staging, ec);  // created above: only our files
+    if (!old.empty() && fs::is_empty(old, ec)) fs::remove(old, ec);
     throw std::runtime_error(context + e.what());
-  }
-  if (!previous.empty()) {
-    std::error_code ec;
-    remove_model_folder(previous, ec);
-    if (ec) {
-      throw std::runtime_error("saved the model to '" + folder + "', but the model it replaced " +
-                               "is left in '" + previous.string() + "': " + ec.message());
-    }
   }
 }
 
@@ -299,7 +461,26 @@ struct Manifest {
 Manifest read_manifest(const std::string& folder) {
   const fs::path manifest = fs::path(folder) / manifest_name;
   std::ifstream in(manifest);
-  if (!in) throw std::runtime_error("cannot open '" + manifest.string() + "'");
+  if (!in) {
+    std::string where;
+    try {
+      const Target t = target_of(folder);
+      std::error_code ec;
+      if (!fs::exists(fs::symlink_status(t.dir, ec))) {
+        const Leftovers left = find_leftovers(t);
+        for (const auto* list : {&left.previous, &left.saving}) {
+          for (const fs::path& dir : *list) where += (where.empty() ? "'" : ", '") + dir.string() + "'";
+        }
+      }
+    } catch (const std::exception&) {
+    }
+    if (!where.empty()) {
+      throw std::runtime_error("no model in '" + folder + "': a save that did not finish left " +
+                               "one in " + where + " (nn::recover_model_folder, or moons " +
+                               "--load, puts it back)");
+    }
+    throw std::runtime_error("cannot open '" + manifest.string() + "'");
+  }
   const std::string where = manifest.string() + ": line ";
   Manifest m;
   std::string line;

@@ -249,6 +249,84 @@ grep -qF "Training 2-3-2 tanh on 240 points" <<<"$out" || fail "the index column
 printf ',x0,x1,label\n0,1,2,0\nnine,1,2,1\n' > "$work/bad-index.csv"
 expect_error "bad-index.csv: line 3: column 1 is an index column" --data "$work/bad-index.csv" --hidden 3
 
+
+# --- Writing files: whole or not at all, never through a planted link, devices kept ---------------
+# A save cut short by the file size limit (ulimit -f counts 1024-byte blocks: 4 MB, below the
+# 8 MB of a 1000x1000 layer's weights) fails naming the file, and the old model stays loadable.
+out=$("$moons" --hidden 3 --passes 10 --save "$work/limited" --out "$work/w1" 2>&1) || fail "saving a small model failed: $out"
+out=$( (ulimit -f 4000; trap '' XFSZ; "$moons" --hidden 1000,1000 --passes 1 --save "$work/limited" --out "$work/w1") 2>&1) \
+  && fail "a save cut short by ulimit -f exited 0: $out"
+grep -qF "layer1_W.npy" <<<"$out" && grep -qF "File too large" <<<"$out" || fail "a short write does not name the file and the reason: $out"
+out=$("$moons" --load "$work/limited" --out "$work/w1" 2>&1) || fail "the old model does not load after a failed save: $out"
+grep -qF "Loaded 2-3-2 tanh" <<<"$out" || fail "the model after a failed save is not the old one: $out"
+[ -z "$(find "$work" -maxdepth 1 -name '.limited.*')" ] || fail "a failed save left hidden folders: $(ls -a "$work")"
+
+# A link planted at the temporary name of the old scheme (NAME.writing-PID; exec keeps the PID).
+mkdir -p "$work/plant" && echo precious > "$work/plant/victim"
+bash -c 'ln -s "$1/victim" "$1/split.csv.writing-$$"; exec "$2" --hidden 3 --passes 1 --write-split "$1/split.csv" --out "$3"' \
+  _ "$work/plant" "$moons" "$work/w2" >/dev/null 2>&1 || fail "--write-split beside a planted link failed"
+[ "$(cat "$work/plant/victim")" = precious ] || fail "--write-split wrote through a planted link"
+grep -qx "row,part" "$work/plant/split.csv" || fail "--write-split beside a planted link wrote no split"
+
+# Devices, FIFOs and pipes are written in place, never replaced by a regular file.
+ln -s /dev/null "$work/null-link"
+out=$("$moons" --hidden 3 --passes 1 --write-split "$work/null-link" --out "$work/w3" 2>&1) || fail "--write-split to a link to /dev/null failed: $out"
+if [ -L "$work/null-link" ] && [ -c "$work/null-link" ]; then
+  out=$("$moons" --hidden 3 --passes 1 --write-split /dev/null --out "$work/w3" 2>&1) || fail "--write-split /dev/null failed: $out"
+  [ -c /dev/null ] || fail "--write-split /dev/null replaced the device"
+else
+  fail "--write-split replaced a link to /dev/null (so --write-split /dev/null itself is not tried)"
+fi
+mkfifo "$work/split.fifo"
+cat "$work/split.fifo" > "$work/from-fifo" &
+reader=$!
+out=$("$moons" --hidden 3 --passes 1 --write-split "$work/split.fifo" --out "$work/w3" 2>&1) || fail "--write-split to a FIFO failed: $out"
+kill "$reader" 2>/dev/null; wait "$reader" 2>/dev/null
+[ -p "$work/split.fifo" ] || fail "--write-split replaced a FIFO"
+[ "$(head -1 "$work/from-fifo")" = "row,part" ] || fail "--write-split wrote nothing into the FIFO"
+out=$("$moons" --hidden 3 --passes 1 --write-split /dev/stdout --out "$work/w3" 2>"$work/stderr" | grep -c ',t')
+[ "${PIPESTATUS[0]}" = 0 ] && [ "$out" = 200 ] || fail "--write-split /dev/stdout into a pipe: $out rows, $(cat "$work/stderr")"
+
+# --- What could fail after training is refused before it -----------------------------------
+mkdir -p "$work/o20/boundary.png"
+expect_refused "boundary.png" --hidden 3 --passes 10 --save "$work/m20" --out "$work/o20"
+expect_refused "--out" --hidden 3 --passes 10 --save "$work/m20" --out "$work/o20"
+mkdir -p "$work/o21/loss.png"
+expect_refused "loss.png" --hidden 3 --passes 10 --out "$work/o21"
+expect_refused "mount point" --hidden 3 --passes 10 --save /proc --out "$work/o22"
+if [ -d /dev/shm ] && [ -z "$(ls -A /dev/shm 2>/dev/null)" ] && findmnt -n /dev/shm >/dev/null 2>&1; then
+  expect_refused "mount point" --hidden 3 --passes 10 --save /dev/shm --out "$work/o22"
+fi
+# The model is saved first, then the split, then the pictures.
+out=$("$moons" --hidden 3 --passes 10 --save "$work/m23" --write-split "$work/s23.csv" --out "$work/o23" 2>&1) || fail "save, split and pictures failed: $out"
+[ "$(grep -oE "^(saved the model|wrote the split|  wrote .*boundary)" <<<"$out" | tr '\n' '|')" = "saved the model|wrote the split|  wrote $work/o23/boundary|" ] \
+  || fail "not saved first, then the split, then the pictures: $out"
+
+# --- Graphviz is optional: a dot that fails, writes nothing or hangs is a warning -------------
+mkdir -p "$work/dot-fail" "$work/dot-empty" "$work/dot-hang" "$work/dot-good"
+printf '#!/bin/sh\necho "dot: broken" >&2\nexit 1\n' > "$work/dot-fail/dot"
+printf '#!/bin/sh\nexit 0\n' > "$work/dot-empty/dot"
+printf '#!/bin/sh\nsleep 60\n' > "$work/dot-hang/dot"
+# A working dot: the picture to -o's file, or to stdout without -o.
+printf '#!/bin/sh\nout=\nwhile [ $# -gt 0 ]; do [ "$1" = -o ] && out=$2; shift; done\nif [ -n "$out" ]; then echo fake-png > "$out"; else echo fake-png; fi\n' > "$work/dot-good/dot"
+chmod +x "$work"/dot-*/dot
+for kind in fail empty hang; do
+  start=$SECONDS
+  out=$(PATH="$work/dot-$kind:$PATH" MOONS_DOT_TIMEOUT=1 "$moons" --passes 10 --sweep 1 --out "$work/walk-$kind" 2>&1) \
+    || fail "a dot that does '$kind' ended the walkthrough: $out"
+  grep -qF "4. Varying the hidden layer size" <<<"$out" || fail "a dot that does '$kind' stopped the walkthrough: $out"
+  [ "$(grep -ci "warning.*dot" <<<"$out")" = 1 ] || fail "a dot that does '$kind' gives no one-line warning: $out"
+  [ ! -e "$work/walk-$kind/tape.png" ] || fail "a dot that does '$kind' left a tape.png"
+  [ $((SECONDS - start)) -lt 20 ] || fail "a dot that does '$kind' held the walkthrough $((SECONDS - start)) s"
+done
+out=$(PATH="$work/dot-good:$PATH" "$moons" --passes 10 --sweep 1 --out "$work/walk-good" 2>&1) || fail "a working dot: $out"
+[ "$(cat "$work/walk-good/tape.png")" = fake-png ] || fail "a working dot's picture is not tape.png: $out"
+# The picture's temporary name of the old scheme (tape.png.tmpPID), planted as a link.
+mkdir -p "$work/walk-plant" && echo precious > "$work/plant/victim2"
+PATH="$work/dot-good:$PATH" bash -c 'ln -s "$1/victim2" "$2/tape.png.tmp$$"; exec "$3" --passes 10 --sweep 1 --out "$2"' \
+  _ "$work/plant" "$work/walk-plant" "$moons" >/dev/null 2>&1 || fail "the walkthrough beside a planted link failed"
+[ "$(cat "$work/plant/victim2")" = precious ] || fail "the tape picture was written through a planted link"
+
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed"
   exit 1

@@ -8,9 +8,16 @@
 #include <string>
 #include <vector>
 
+#include <csignal>
+
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <xtensor/xnpy.hpp>
 
+#include "autograd/durable.hpp"
 #include "nn/layers.hpp"
 #include "nn/serialize.hpp"
 #include "test_support.hpp"
@@ -309,4 +316,199 @@ TEST_CASE("a model's input scaling is applied by the model and kept by save and 
     CHECK_THROWS_AS(plain.set_input_scaling(nn::Standardizer::fit(autograd::Matrix{{1.0, 2.0, 3.0}})),
                     std::invalid_argument);
   }
+}
+
+namespace {
+
+// What a forked child did: its wait status and the message of the exception it ended with.
+struct ChildResult {
+  int status = 0;
+  std::string message;
+};
+
+// Runs f in a forked child, which exits 0 if f returns and 1 if it throws (writing the message to
+// a pipe); f may also end the child itself with _exit. The child never returns into Catch.
+template <class F>
+pid_t start_child(F&& f, int& message_fd) {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::close(fds[0]);
+    int code = 0;
+    try {
+      f();
+    } catch (const std::exception& e) {
+      const std::string m = e.what();
+      code = ::write(fds[1], m.data(), m.size()) < 0 ? 3 : 1;
+    }
+    ::_exit(code);
+  }
+  ::close(fds[1]);
+  message_fd = fds[0];
+  return pid;
+}
+
+ChildResult finish_child(pid_t pid, int message_fd) {
+  ChildResult r;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(message_fd, buf, sizeof buf)) > 0;) r.message.append(buf, n);
+  ::close(message_fd);
+  ::waitpid(pid, &r.status, 0);
+  return r;
+}
+
+template <class F>
+ChildResult in_child(F&& f) {
+  int fd = -1;
+  const pid_t pid = start_child(std::forward<F>(f), fd);
+  return finish_child(pid, fd);
+}
+
+bool exited_with(const ChildResult& r, int code) {
+  return WIFEXITED(r.status) && WEXITSTATUS(r.status) == code;
+}
+
+// The hidden folders an interrupted save could leave beside model folder `name`.
+std::vector<std::string> hidden_leftovers(const TempDir& tmp, const std::string& name) {
+  std::vector<std::string> found;
+  for (const std::string& e : tmp.entries()) {
+    if (e.rfind("." + name + ".", 0) == 0) found.push_back(e);
+  }
+  return found;
+}
+
+}  // namespace
+
+TEST_CASE("a save cut short by the file size limit fails naming the file and keeps the old model",
+          "[serialize][durable]") {
+  const TempDir tmp;
+  const std::string dir = tmp.path("m");
+  nn::MLP old_model = small_model(1);
+  nn::save_model(old_model, dir);
+  // layer1_W.npy of this model is 300 * 300 * 8 + 128 = 720,128 bytes, above the 100,000 allowed.
+  const nn::MLP big({2, 300, 300, 2}, nn::Activation::tanh, 2);
+  const ChildResult r = in_child([&] {
+    std::signal(SIGXFSZ, SIG_IGN);
+    const rlimit limit{100000, 100000};
+    if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) ::_exit(2);
+    nn::save_model(big, dir);
+  });
+  CHECK(exited_with(r, 1));
+  CHECK_THAT(r.message, Contains("layer1_W.npy") && Contains("File too large"));
+  nn::MLP loaded = nn::load_model(dir);
+  CHECK(same_weights(loaded, old_model));
+  CHECK(tmp.entries() == std::vector<std::string>{"m"});
+}
+
+namespace {
+
+std::vector<std::string> steps_seen;
+void record_step(const char* step) { steps_seen.emplace_back(step); }
+
+int crash_at = -1;  // the step at which crash_step ends the process
+int steps_taken = 0;
+void crash_step(const char*) {
+  if (steps_taken++ == crash_at) ::_exit(99);
+}
+
+}  // namespace
+
+TEST_CASE("a save killed at any step leaves the old or the new model, and the next save cleans up",
+          "[serialize][crash]") {
+  // Both ways of replacing the folder: renameat2's exchange, and the two renames used where the
+  // filesystem cannot exchange.
+  const bool exchange = GENERATE(true, false);
+  CAPTURE(exchange);
+  autograd::detail::exchange_disabled = !exchange;
+  const TempDir tmp;
+  const std::string dir = tmp.path("m");
+  nn::MLP old_model = small_model(1);
+  nn::MLP new_model({2, 4, 4, 2}, nn::Activation::relu, 2);
+  nn::MLP third = small_model(3);
+
+  nn::save_model(old_model, dir);
+  steps_seen.clear();
+  autograd::detail::step_hook = record_step;
+  nn::save_model(new_model, dir);
+  autograd::detail::step_hook = nullptr;
+  // Every file is written, the folders synced and the model swapped in as separate steps.
+  REQUIRE(steps_seen.size() >= 10);
+
+  for (std::size_t k = 0; k < steps_seen.size(); ++k) {
+    CAPTURE(k, steps_seen[k]);
+    fs::remove_all(dir);
+    for (const std::string& e : hidden_leftovers(tmp, "m")) fs::remove_all(tmp.path() / e);
+    nn::save_model(old_model, dir);
+    const ChildResult r = in_child([&] {
+      crash_at = static_cast<int>(k);
+      steps_taken = 0;
+      autograd::detail::step_hook = crash_step;
+      nn::save_model(new_model, dir);
+    });
+    REQUIRE(exited_with(r, 99));
+    // Without recovery, the folder holds one whole model or a load names where the model is.
+    const std::string loaded_or_error = test_support::error_of([&] {
+      nn::MLP m = nn::load_model(dir);
+      if (!same_weights(m, old_model) && !same_weights(m, new_model)) {
+        throw std::runtime_error("a model that is neither the old nor the new one");
+      }
+    });
+    if (loaded_or_error != "(no error)") CHECK_THAT(loaded_or_error, Contains(".m."));
+    if (k % 2 == 0) {
+      // Recovered explicitly (as --load does): then it loads as the old or the new model.
+      const std::string said = nn::recover_model_folder(dir);
+      CAPTURE(said);
+      nn::MLP m = nn::load_model(dir);
+      CHECK((same_weights(m, old_model) || same_weights(m, new_model)));
+      CHECK(hidden_leftovers(tmp, "m").empty());
+    }
+    // The next save recovers by itself, succeeds and leaves nothing else beside the model.
+    nn::save_model(third, dir);
+    nn::MLP m = nn::load_model(dir);
+    CHECK(same_weights(m, third));
+    CHECK(tmp.entries() == std::vector<std::string>{"m"});
+  }
+  autograd::detail::exchange_disabled = false;
+}
+
+TEST_CASE("concurrent saves to one folder all succeed and leave one whole model", "[serialize][concurrent]") {
+  const TempDir tmp;
+  const std::string dir = tmp.path("m");
+  std::vector<nn::MLP> models;
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    models.emplace_back(std::vector<std::size_t>{2, 100, 100, 2}, nn::Activation::tanh, seed);
+  }
+  for (int round = 0; round < 10; ++round) {
+    CAPTURE(round);
+    std::vector<std::pair<pid_t, int>> children;
+    for (const nn::MLP& model : models) {
+      int fd = -1;
+      const pid_t pid = start_child([&] { nn::save_model(model, dir); }, fd);
+      children.emplace_back(pid, fd);
+    }
+    for (const auto& [pid, fd] : children) {
+      const ChildResult r = finish_child(pid, fd);
+      CHECK(r.message == "");
+      CHECK(exited_with(r, 0));
+    }
+    nn::MLP loaded = nn::load_model(dir);
+    CHECK((same_weights(loaded, models[0]) || same_weights(loaded, models[1]) ||
+           same_weights(loaded, models[2])));
+    CHECK(tmp.entries() == std::vector<std::string>{"m"});
+  }
+}
+
+TEST_CASE("a model's files are written byte for byte as numpy's .npy format", "[serialize]") {
+  const TempDir tmp;
+  nn::MLP model = small_model(4);
+  nn::save_model(model, tmp.path("m"));
+  CHECK(read(tmp.path() / "m" / "layer0_W.npy") == xt::dump_npy(model.layers()[0].W.value));
+  CHECK(read(tmp.path() / "m" / "layer1_b.npy") == xt::dump_npy(model.layers()[1].b.value));
+}
+
+TEST_CASE("check_save_target refuses a mount point, which a save cannot replace", "[serialize]") {
+  // /proc is a mount point in every Linux system and container.
+  CHECK_THROWS_WITH(nn::check_save_target("/proc"), Contains("/proc") && Contains("mount point"));
 }

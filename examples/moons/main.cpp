@@ -1,8 +1,11 @@
 // The blog post "Implementing a Neural Network from Scratch" end to end, on the autograd engine.
 // With no flags it walks through the post on the post's own 200 points; with model flags it trains
 // one model (the post's exercises). Run with --help for the flags.
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -14,11 +17,14 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "autograd/dot.hpp"
+#include "autograd/durable.hpp"
 #include "blog_data.hpp"
 #ifdef MOONS_WITH_MPI
 #include "distributed.hpp"
@@ -98,6 +104,14 @@ struct Output {
     ::close(fd);
     ::unlink(probe.c_str());
   }
+  // Refuses, before any training, a picture's path that write() could not write (a folder there).
+  void check(const std::string& name) const {
+    try {
+      autograd::check_file_target((dir / name).string());
+    } catch (const std::runtime_error& e) {
+      throw std::runtime_error(std::string("--out: ") + e.what());
+    }
+  }
   void write(const plot::Image& image, const std::string& name) const {
     const std::string path = (dir / name).string();
     plot::write_png(image, path);
@@ -130,31 +144,110 @@ plot::Image loss_curve(const std::vector<nn::Progress>& log, const std::string& 
   return plot::line_plot(xs, ys, title, "pass", "loss");
 }
 
-// Runs `dot -Tpng dot_file -o png` when Graphviz is on PATH (false when it is not); the picture
-// goes to a temporary name first and is renamed when dot succeeded.
-bool render_with_graphviz(const std::string& dot_file, const std::string& png) {
-  const std::string temp = png + ".tmp" + std::to_string(::getpid());
-  std::vector<std::string> args{"dot", "-Tpng", dot_file, "-o", temp};
+std::string format_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+// Seconds `dot` may take before it is stopped: MOONS_DOT_TIMEOUT if set to a number in (0, 3600]
+// (the tests set 1 for a dot that hangs), else 20.
+double dot_time_limit() {
+  if (const char* env = std::getenv("MOONS_DOT_TIMEOUT")) {
+    char* end = nullptr;
+    const double v = std::strtod(env, &end);
+    if (end != env && *end == '\0' && v > 0 && v <= 3600) return v;
+  }
+  return 20.0;
+}
+
+// What `dot -Tpng dot_file` gave: the picture, or that Graphviz is not installed, or why it drew
+// nothing (one line).
+struct Rendering {
+  bool missing = false;
+  std::string png;
+  std::string problem;
+};
+
+// Runs `dot -Tpng dot_file` when Graphviz is on PATH, reading the picture from its standard
+// output; in a process group of its own, which is killed when it takes longer than
+// dot_time_limit(). Never throws: drawing the graph is optional.
+Rendering render_with_graphviz(const std::string& dot_file) {
+  using clock = std::chrono::steady_clock;
+  Rendering r;
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    r.problem = std::string("cannot make a pipe: ") + std::strerror(errno);
+    return r;
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attributes;
+  ::posix_spawn_file_actions_init(&actions);
+  ::posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+  ::posix_spawnattr_init(&attributes);
+  ::posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+  ::posix_spawnattr_setpgroup(&attributes, 0);
+  std::vector<std::string> args{"dot", "-Tpng", dot_file};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t pid = 0;
-  if (::posix_spawnp(&pid, "dot", nullptr, nullptr, argv.data(), environ) != 0) return false;
+  const int spawned = ::posix_spawnp(&pid, "dot", &actions, &attributes, argv.data(), environ);
+  ::posix_spawn_file_actions_destroy(&actions);
+  ::posix_spawnattr_destroy(&attributes);
+  ::close(fds[1]);
+  if (spawned != 0) {
+    ::close(fds[0]);
+    r.missing = spawned == ENOENT;
+    if (!r.missing) r.problem = std::string("cannot run dot: ") + std::strerror(spawned);
+    return r;
+  }
+  const double limit = dot_time_limit();
+  const auto deadline = clock::now() + std::chrono::duration_cast<clock::duration>(
+                                           std::chrono::duration<double>(limit));
+  const auto ms_left = [&] {
+    return std::max<long long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      deadline - clock::now()).count());
+  };
+  bool timed_out = false;
+  for (;;) {
+    pollfd p{fds[0], POLLIN, 0};
+    const int ready = ::poll(&p, 1, static_cast<int>(std::min<long long>(ms_left(), 1000)));
+    if (ready < 0 && errno != EINTR) break;
+    if (ready > 0) {
+      char buf[65536];
+      const ssize_t n = ::read(fds[0], buf, sizeof buf);
+      if (n > 0) r.png.append(buf, static_cast<std::size_t>(n));
+      if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) break;
+    } else if (ms_left() == 0) {
+      timed_out = true;
+      break;
+    }
+  }
+  ::close(fds[0]);
   int status = 0;
-  ::waitpid(pid, &status, 0);
-  std::error_code ec;
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    std::filesystem::remove(temp, ec);
-    // 127: the child could not run dot (posix_spawnp may report that through the exit status).
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 127) return false;
-    throw std::runtime_error("dot -Tpng " + dot_file + " failed");
+  while (!timed_out && ::waitpid(pid, &status, WNOHANG) == 0) {
+    if (ms_left() == 0) {
+      timed_out = true;
+    } else {
+      ::usleep(10000);
+    }
   }
-  std::filesystem::rename(temp, png, ec);
-  if (ec) {
-    std::filesystem::remove(temp, ec);
-    throw std::runtime_error("cannot write '" + png + "': " + ec.message());
+  if (timed_out) {
+    ::kill(-pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+    r.problem = "did not finish within " + format_number(limit) + " s (MOONS_DOT_TIMEOUT)";
+  } else if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && r.png.empty()) {
+    r.missing = true;  // the child could not run dot (posix_spawnp may report that so)
+  } else if (!WIFEXITED(status)) {
+    r.problem = "ended by signal " + std::to_string(WTERMSIG(status));
+  } else if (WEXITSTATUS(status) != 0) {
+    r.problem = "exited with status " + std::to_string(WEXITSTATUS(status));
+  } else if (r.png.empty()) {
+    r.problem = "exited 0 but drew nothing";
   }
-  return true;
+  if (!r.problem.empty()) r.png.clear();
+  return r;
 }
 
 // One recorded training pass of `net` (forward, loss, backward) as a Graphviz graph, tape.dot,
@@ -171,11 +264,17 @@ void write_tape_picture(nn::BasicMLP<T>& net, const nn::Dataset& data, const nn:
   autograd::write_dot(tape, loss, dot_file);
   std::cout << "  wrote " << dot_file << " (one training pass: values, shapes, gradient norms)\n";
   const std::string png = (out.dir / "tape.png").string();
-  if (render_with_graphviz(dot_file, png)) {
-    std::cout << "  wrote " << png << "\n";
-  } else {
+  const Rendering drawn = render_with_graphviz(dot_file);
+  if (drawn.missing) {
     std::cout << "  to draw it, install Graphviz (Debian: graphviz) and run: dot -Tpng " << dot_file
               << " -o " << png << "\n";
+  } else if (!drawn.problem.empty()) {
+    std::cout << std::flush;
+    std::cerr << "moons: warning: dot -Tpng " << dot_file << " " << drawn.problem << "; " << png
+              << " not drawn\n";
+  } else {
+    autograd::write_file(png, drawn.png);
+    std::cout << "  wrote " << png << "\n";
   }
 }
 
@@ -190,6 +289,10 @@ nn::TrainOptions blog_training(const moons::Options& o) {
 template <class T>
 int walkthrough(const moons::Options& o) {
   const Output out(o.out);
+  for (const char* name : {"1-data.png", "2-logistic-regression.png", "3-hidden-3.png", "3-loss.png",
+                           "tape.dot", "tape.png", "4-hidden-sizes.png"}) {
+    out.check(name);
+  }
   const nn::Dataset data = blog_moons();
   // Held-out points from the same distribution (our make_moons; the post's 200 stay the training set).
   const nn::Dataset held_out = nn::make_moons(1000, 0.2, 12345);
@@ -247,8 +350,12 @@ int walkthrough(const moons::Options& o) {
 
 // A path as one folder, for comparing two flags' folders: absolute, symbolic links resolved as far
 // as the path exists, no trailing separator.
+// (A path that cannot be resolved, such as /dev/stdout when it is a pipe, is taken as written.)
 std::filesystem::path folder_key(const std::string& path) {
-  std::filesystem::path p = std::filesystem::weakly_canonical(std::filesystem::absolute(path));
+  std::error_code ec;
+  std::filesystem::path p = std::filesystem::absolute(path, ec).lexically_normal();
+  const std::filesystem::path resolved = std::filesystem::weakly_canonical(p, ec);
+  if (!ec) p = resolved;
   if (!p.has_filename()) p = p.parent_path();
   return p;
 }
@@ -260,12 +367,6 @@ bool within(const std::filesystem::path& inner, const std::filesystem::path& out
     if (i == inner.end() || *i != *o) return false;
   }
   return true;
-}
-
-std::string format_number(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", v);
-  return buf;
 }
 
 // The network of --hidden for these data, within the limits on networks.
@@ -330,31 +431,31 @@ void check_split_target(const moons::Options& o) {
     throw std::runtime_error("--write-split '" + o.write_split + "': the folder '" +
                              target.parent_path().string() + "' does not exist");
   }
+  try {
+    autograd::check_file_target(o.write_split);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(std::string("--write-split: ") + e.what());
+  }
 }
 
 // The split as CSV, "row,part" then one line per data row in the data's order: its 0-based index
-// and "train" or "test". Written to a temporary file beside the target, then renamed over it, so
-// that a failure leaves no half-written file.
+// and "train" or "test"; written with autograd::write_file (whole or not at all; a device, FIFO
+// or pipe in place).
 void write_split(const nn::SplitRows& split, const std::string& path) {
   std::vector<const char*> part(split.train.size() + split.test.size(), "train");
   for (std::size_t r : split.test) part[r] = "test";
-  const std::string temporary = path + ".writing-" + std::to_string(::getpid());
-  {
-    std::ofstream file(temporary, std::ios::trunc);
-    file << "row,part\n";
-    for (std::size_t r = 0; r < part.size(); ++r) file << r << ',' << part[r] << '\n';
-    file.close();
-    if (!file) {
-      std::remove(temporary.c_str());
-      throw std::runtime_error("--write-split: cannot write '" + path + "'");
-    }
+  std::string csv = "row,part\n";
+  for (std::size_t r = 0; r < part.size(); ++r) csv += std::to_string(r) + ',' + part[r] + '\n';
+  try {
+    autograd::write_file(path, csv);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(std::string("--write-split: ") + e.what());
   }
-  std::error_code ec;
-  std::filesystem::rename(temporary, path, ec);
-  if (ec) {
-    std::remove(temporary.c_str());
-    throw std::runtime_error("--write-split: cannot write '" + path + "': " + ec.message());
-  }
+}
+
+// What nn::recover_model_folder did after an interrupted save, said on stderr (nothing if nothing).
+void say_recovered(const std::string& what) {
+  if (!what.empty()) std::cerr << "moons: " << what << "\n";
 }
 
 // One model: the post's exercises (minibatches, schedules, activations, 3 classes, more layers).
@@ -389,8 +490,13 @@ int single_model(const moons::Options& o) {
   const nn::Dataset train_set = nn::take_rows(data, split.train);
   const nn::Dataset test_set = nn::take_rows(data, split.test);
   if (!o.write_split.empty()) check_split_target(o);
-  if (!o.save.empty()) nn::check_save_target(o.save);
+  if (!o.save.empty()) {
+    say_recovered(nn::recover_model_folder(o.save));
+    nn::check_save_target(o.save);
+  }
   const Output out(o.out);
+  if (data.X.shape(1) == 2) out.check("boundary.png");
+  if (o.load.empty()) out.check("loss.png");
   // Fitted on the training rows only, so that the held-out rows stay unseen.
   if (o.standardize) model.set_input_scaling(nn::Standardizer::fit(train_set.X));
 
@@ -424,12 +530,8 @@ int single_model(const moons::Options& o) {
   const double test_acc = nn::accuracy(model.predict(test_set.X), test_set.y);
   std::cout << "training accuracy " << percent(train_acc) << ", held-out accuracy " << percent(test_acc)
             << "\n";
-  if (data.X.shape(1) == 2) {
-    out.write(plot::decision_boundary(data.X, data.y, data.classes, predictor(model),
-                                      name + " (held-out " + percent(test_acc) + ")"),
-              "boundary.png");
-  }
-  if (!log.empty()) out.write(loss_curve(log, "Loss, " + name), "loss.png");
+  // The trained model first, then the split, then the pictures: what cannot be made again
+  // cheaply is written before what can.
   if (!o.save.empty()) {
     nn::save_model(model, o.save);
     std::cout << "saved the model to " << o.save << "\n";
@@ -438,6 +540,12 @@ int single_model(const moons::Options& o) {
     write_split(split, o.write_split);
     std::cout << "wrote the split to " << o.write_split << "\n";
   }
+  if (data.X.shape(1) == 2) {
+    out.write(plot::decision_boundary(data.X, data.y, data.classes, predictor(model),
+                                      name + " (held-out " + percent(test_acc) + ")"),
+              "boundary.png");
+  }
+  if (!log.empty()) out.write(loss_curve(log, "Loss, " + name), "loss.png");
   return 0;
 }
 
@@ -453,6 +561,8 @@ int main(int argc, char** argv) {
       std::cout << moons::usage();
       return 0;
     }
+    // A model folder whose save was interrupted is put right (and said so) before it is read.
+    if (!o.walkthrough && !o.load.empty()) say_recovered(nn::recover_model_folder(o.load));
     // --load without --dtype keeps the precision the model was saved in.
     const std::string dtype =
         !o.dtype.empty()                     ? o.dtype
