@@ -169,7 +169,12 @@ Options parse(const std::vector<std::string>& args) {
   if (cli::parse(app, args)) {  // --help: the other flags, perhaps half read, do not matter
     Options help;
     help.help = true;
+    help.given = {{"--help", ""}};
     return help;
+  }
+  for (const CLI::Option* opt : app.get_options()) {
+    if (opt->count() == 0) continue;
+    o.given.emplace_back(opt->get_name(), opt->get_items_expected_max() == 0 ? "" : cli::given(opt));
   }
   if (!t.hidden.empty()) parse_sizes(t.hidden, o.hidden);
   if (!t.sweep.empty()) parse_sizes(t.sweep, o.sweep);
