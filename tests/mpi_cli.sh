@@ -55,6 +55,12 @@ expect_one_error 2 "rank 1 disagrees with rank 0 on the model: rank 1 has 2-4-2 
   "$test_mpi" disagree-model
 expect_one_error 3 "rank 1 disagrees with rank 0 on the feature columns: rank 1 has 3, rank 0 has 2" \
   "$test_mpi" disagree-columns
+# Ranks that reach different steps (one reading a shard, one at an agreement or training) all stop
+# with one message saying so, instead of reading each other's messages as their own.
+expect_one_error 2 "the ranks are out of step: rank 1 is at nn::agree, rank 0 at reading a shard" \
+  "$test_mpi" out-of-step
+expect_one_error 2 "the ranks are out of step: rank 1 is at nn::train's check of the setup, rank 0 at nn::agree" \
+  "$test_mpi" out-of-step-train
 
 # One rank fails alone: MPI_Abort ends them all, non-zero, with that rank's message.
 run_mpi 2 "$test_mpi" fail-rank
