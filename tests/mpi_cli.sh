@@ -126,6 +126,9 @@ $want"
   awk -F, 'NR == 1 { print; next } { print $1 "," $2 "," (NR <= 101 ? 0 : 1) }' "$data/moons200.csv" >"$work/halves.csv"
   run_mpi 2 "$moons" --data "$work/halves.csv" --passes 5 --log-every 0 --out "$work/o" \
     || fail "a file whose two halves have one label each was refused on 2 ranks: $(cat "$work/err")"
+  awk 'BEGIN { print "x0,x1,label"; for (i = 0; i < 10; i++) printf "%d,%d,%d\n", i % 3, int(i / 3), (i % 2) * 99999 }' >"$work/gap.csv"
+  expect_one_error 2 "labels 0, 99999 make 100000 classes (the largest label + 1) for 10 rows" \
+    "$moons" --data "$work/gap.csv" --passes 5 --out "$work/o"
   expect_one_error 2 "--out and --save" "$moons" --data "$data/moons200.csv" --passes 5 --out "$work/same" --save "$work/same"
   [ ! -e "$work/same" ] || fail "--out X --save X under mpirun wrote X before refusing"
 fi

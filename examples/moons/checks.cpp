@@ -42,6 +42,21 @@ std::vector<std::size_t> check_run(const Options& o, const std::string& dtype, c
                                                   : std::to_string(*data.labels.begin())) +
                              "; a classifier needs at least 2 classes");
   }
+  // Classes are numbered 0..classes-1: a largest label beyond the rows leaves most classes empty.
+  if (static_cast<std::size_t>(data.classes) > data.rows) {
+    std::string labels;
+    std::size_t i = 0;
+    for (int label : data.labels) {
+      if (i == 5 && data.labels.size() > 6) labels += ", …";
+      if (i < 5 || i + 1 == data.labels.size()) labels += (labels.empty() ? "" : ", ") + std::to_string(label);
+      ++i;
+    }
+    throw std::runtime_error(data.name + ": labels " + labels + " make " +
+                             std::to_string(data.classes) + " classes (the largest label + 1) for " +
+                             std::to_string(data.rows) + " rows, in which " +
+                             std::to_string(data.labels.size()) +
+                             " labels appear; number the classes 0, 1, 2, … without such a gap");
+  }
   if (!o.load.empty()) return {};
   std::vector<std::size_t> sizes{data.columns};
   sizes.insert(sizes.end(), o.hidden.begin(), o.hidden.end());

@@ -14,6 +14,7 @@ namespace moons {
 // What the checks need to know of the data: of one process's rows, or of all ranks' together.
 struct DataFacts {
   std::string name;         // "'file.csv'" or "the generated data", as messages name the data
+  std::size_t rows = 0;
   std::size_t columns = 0;  // feature columns
   int classes = 0;          // the largest label + 1
   std::set<int> labels;     // the labels present
@@ -21,7 +22,9 @@ struct DataFacts {
 
 // Refuses, with std::runtime_error naming the flag or the data, what would fail or be lost only
 // after training: --out inside the --save folder, --save over the --load folder in another
-// precision (--dtype), data of fewer than two labels, a network for --hidden over the limits.
+// precision (--dtype), data of fewer than two labels or of more classes than rows (labels 0 and
+// 99999 on 10 rows: a network of 100000 outputs, whose picture takes minutes), a network for
+// --hidden over the limits.
 // dtype is the precision the run uses. Returns the new network's layer sizes (features, --hidden,
 // classes), or none with --load.
 std::vector<std::size_t> check_run(const Options& o, const std::string& dtype, const DataFacts& data);

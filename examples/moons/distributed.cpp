@@ -164,7 +164,7 @@ int train_together(const Options& o, nn::MpiCommunicator& comm) {
                           comm);
     });
   }
-  const DataFacts facts{data_name, data.data.X.shape(1), data.data.classes, labels_present(data, comm)};
+  const DataFacts facts{data_name, data.total_rows, data.data.X.shape(1), data.data.classes, labels_present(data, comm)};
   std::vector<std::size_t> sizes;
   agree_alike(comm, [&] { sizes = check_run(o, autograd::dtype_name<T>(), facts); });
   nn::BasicMLP<T> model(sizes, nn::parse_activation(o.activation), o.seed);

@@ -330,7 +330,7 @@ int single_model(const moons::Options& o) {
                                          : nn::make_moons(o.samples, o.noise, o.seed);
   nn::check_dataset(data, o.data.empty() ? "data" : o.data);
   const std::vector<std::size_t> sizes = moons::check_run(
-      o, autograd::dtype_name<T>(), {data_name, data.X.shape(1), data.classes, {data.y.begin(), data.y.end()}});
+      o, autograd::dtype_name<T>(), {data_name, data.y.size(), data.X.shape(1), data.classes, {data.y.begin(), data.y.end()}});
 
   nn::BasicMLP<T> model = o.load.empty()
                               ? nn::BasicMLP<T>(sizes, nn::parse_activation(o.activation), o.seed)
