@@ -175,7 +175,7 @@ void check_agreement(BasicMLP<T>& model, const Shard& data, const TrainOptions& 
   const std::vector<std::string> mine = training_setup(model, data, o);
   std::string text;
   for (const auto& line : mine) text += line + "\n";
-  const auto all = comm.allgather({text.begin(), text.end()});
+  const auto all = detail::gather_step(comm, detail::Step::train_setup, {text.begin(), text.end()});
   auto split = [](const std::vector<std::int64_t>& codes) {
     std::vector<std::string> lines(1);
     for (std::int64_t c : codes) {

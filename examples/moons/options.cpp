@@ -116,7 +116,8 @@ void declare(CLI::App& app, Options& o, Texts& t) {
                 "a CSV file (feature columns, then an integer label; a header line, pandas' 0,1,… "
                 "header and its index column are recognised), or a .npy file of float64 features "
                 "[rows x features] together with --labels; labels 0 to 99999, at least 2 different "
-                "ones; the largest label + 1 is the number of classes")->group(data_group);
+                "ones; the largest label + 1 is the number of classes, at most the number of "
+                "rows")->group(data_group);
   cli::add_path(app, "--labels", o.labels, "FILE",
                 "a .npy file of integer labels, one per row of a .npy --data")->group(data_group);
   cli::add_open_real(app, "--test-fraction", o.test_fraction, 0.0, 1.0,
@@ -169,7 +170,12 @@ Options parse(const std::vector<std::string>& args) {
   if (cli::parse(app, args)) {  // --help: the other flags, perhaps half read, do not matter
     Options help;
     help.help = true;
+    help.given = {{"--help", ""}};
     return help;
+  }
+  for (const CLI::Option* opt : app.get_options()) {
+    if (opt->count() == 0) continue;
+    o.given.emplace_back(opt->get_name(), opt->get_items_expected_max() == 0 ? "" : cli::given(opt));
   }
   if (!t.hidden.empty()) parse_sizes(t.hidden, o.hidden);
   if (!t.sweep.empty()) parse_sizes(t.sweep, o.sweep);
