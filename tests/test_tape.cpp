@@ -1,6 +1,8 @@
 // How the tape behaves across passes, and every error the engine raises.
 #include <cmath>
+#include <memory>
 #include <new>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -489,4 +491,16 @@ TEST_CASE("a NoGrad that outlives its tape does nothing when it ends", "[errors]
   CHECK(second->recording());
   CHECK(b.value()(0, 0) == std::tanh(1.0));
   second->~Tape();
+}
+
+TEST_CASE("a NoGrad whose tape was freed ends without touching the freed memory", "[errors]") {
+  // What AddressSanitizer sees: the guard ends after its tape's heap memory was returned.
+  auto tape = std::make_unique<Tape>();
+  std::optional<Tape::NoGrad> guard;
+  guard.emplace(*tape);
+  CHECK_FALSE(tape->recording());
+  tape.reset();
+  guard.reset();
+  Tape next;  // the engine goes on as usual
+  CHECK(next.recording());
 }
