@@ -107,7 +107,8 @@ TEST_CASE("the model reader quotes what it cannot use", "[text][serialize]") {
 
 TEST_CASE("the .npy reader quotes a broken header escaped", "[text][data]") {
   TempDir tmp;
-  std::string header = "{'descr': '\x1b[5m" + std::string(1000, 'q') + "', 'fortran_order': False, 'shape': (2, 2), }";
+  std::string header = "{'descr': '\x1b[5m" + std::string(1000, 'q') +
+                       "', 'fortran_order': False, 'shape': (2, 2), }";
   header += std::string(63 - (10 + header.size()) % 64, ' ') + "\n";
   std::string file = std::string("\x93NUMPY\x01\x00", 8);
   file += static_cast<char>(header.size() & 0xff);
