@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "random.hpp"
+#include "text.hpp"
 
 namespace nn {
 
@@ -181,25 +182,6 @@ std::vector<std::string_view> split_cells(std::string_view line) {
   }
 }
 
-// A cell as shown in a message: a line can be of any length and hold any bytes, so at most its
-// first 32 characters, with control characters and non-ASCII bytes written as \xNN.
-std::string excerpt(std::string_view cell) {
-  const std::size_t limit = 32;
-  std::string out;
-  for (std::size_t i = 0; i < cell.size() && i < limit; ++i) {
-    const auto c = static_cast<unsigned char>(cell[i]);
-    if (c < 0x20 || c >= 0x7f) {
-      char hex[8];
-      std::snprintf(hex, sizeof hex, "\\x%02x", c);
-      out += hex;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return cell.size() > limit ? out + "..." : out;
-}
-
-std::string quoted(std::string_view cell) { return "'" + excerpt(cell) + "'"; }
 
 enum class Cell { number, not_a_number, not_finite };
 
@@ -251,7 +233,7 @@ class CsvError {
     }
     const std::string problem =
         kind == Cell::not_finite ? " is not a finite number" : " is not a number";
-    throw std::runtime_error(at + quoted(cell) + problem);
+    throw std::runtime_error(at + quote(cell) + problem);
   }
 
  private:
@@ -279,10 +261,14 @@ Dataset load_csv_rows(const std::string& path, std::size_t first, std::size_t la
   bool index_column = false;  // the header names column 1 as pandas names its index: skip it
   std::string header_first;   // that name, for messages
   std::size_t line_no = 0;
-  std::string line;
-  while (std::getline(in, line)) {
-    ++line_no;
-    std::string_view text(line);
+  LineReader lines(in, max_csv_line);
+  std::string_view text;
+  for (LineReader::Result got; (got = lines.next(text)) != LineReader::Result::end;) {
+    line_no = lines.lines();
+    if (got == LineReader::Result::too_long) {
+      throw std::runtime_error(path + ": line " + std::to_string(line_no) + " is longer than " +
+                               std::to_string(max_csv_line) + " bytes (1 MiB): not a CSV file of rows");
+    }
     if (line_no == 1 && text.substr(0, 3) == "\xEF\xBB\xBF") {
       text.remove_prefix(3);  // UTF-8 byte order mark written by some spreadsheet programs
     }
@@ -310,7 +296,7 @@ Dataset load_csv_rows(const std::string& path, std::size_t first, std::size_t la
         header_first = std::string(cells.front());
         index_column = is_index_name(cells.front());
         if (index_column && columns < 3) {
-          error.fail("the header " + quoted(text) + " starts with an index column (an empty or "
+          error.fail("the header " + quote(text) + " starts with an index column (an empty or "
                      "'Unnamed: …' name, as pandas writes its index), which leaves fewer than 2 "
                      "columns for features and a label");
         }
@@ -329,8 +315,8 @@ Dataset load_csv_rows(const std::string& path, std::size_t first, std::size_t la
       double index = 0.0;
       if (parse_cell(cells.front(), index) != Cell::number || index < 0.0 ||
           index != std::floor(index)) {
-        error.fail("column 1 is an index column (the header names it '" + excerpt(header_first) + "'" +
-                   ", as pandas names its index), but holds " + quoted(cells.front()) +
+        error.fail("column 1 is an index column (the header names it " + quote(header_first) +
+                   ", as pandas names its index), but holds " + quote(cells.front()) +
                    ", not a whole number >= 0");
       }
     }
@@ -345,10 +331,10 @@ Dataset load_csv_rows(const std::string& path, std::size_t first, std::size_t la
         continue;
       }
       if (value < 0.0 || value != std::floor(value)) {
-        error.fail("label " + excerpt(cells[c]) + " is not a non-negative integer");
+        error.fail("label " + quote(cells[c]) + " is not a non-negative integer");
       }
       if (value > static_cast<double>(max_classes - 1)) {
-        error.fail("label " + excerpt(cells[c]) + " is above the largest allowed, " +
+        error.fail("label " + quote(cells[c]) + " is above the largest allowed, " +
                    std::to_string(max_classes - 1) + " (at most " + std::to_string(max_classes) +
                    " classes)");
       }
@@ -428,10 +414,10 @@ std::string header_value(const std::string& header, const std::string& key) {
   return std::string(trim(value));
 }
 
-// A header quoted in a message: a broken file can have a header of any length.
+// A header quoted in a message: a broken file can have a header of any length and any bytes.
+// Long enough for the whole of a header numpy writes for a 2-D array.
 std::string header_excerpt(std::string_view header) {
-  const std::string_view text = trim(header.substr(0, header.find_last_not_of('\n') + 1));
-  return text.size() <= 200 ? std::string(text) : std::string(text.substr(0, 200)) + "...";
+  return quote(trim(header.substr(0, header.find_last_not_of('\n') + 1)), 128);
 }
 
 // Reads and checks the header; read_npy_data then reads the elements it describes. xt::load_npy is
@@ -540,14 +526,14 @@ NpyHeader read_npy_header(const std::string& path) {
   overflow = overflow || (item != 0 && h.count > max / item);
   const std::size_t have = file_size - h.data_offset;
   if (item != 0 && overflow) {
-    throw std::runtime_error(path + ": shape " + shape_text(h.shape) + " of '" + h.descr +
-                             "' is too large for any file; the file has " + std::to_string(have) +
+    throw std::runtime_error(path + ": shape " + shape_text(h.shape) + " of " + quote(h.descr) +
+                             " is too large for any file; the file has " + std::to_string(have) +
                              " data bytes");
   }
   const std::size_t data_bytes = h.count * item;
   if (item != 0 && have < data_bytes) {
-    throw std::runtime_error(path + ": truncated: shape " + shape_text(h.shape) + " of '" +
-                             h.descr + "' needs " + std::to_string(data_bytes) +
+    throw std::runtime_error(path + ": truncated: shape " + shape_text(h.shape) + " of " +
+                             quote(h.descr) + " needs " + std::to_string(data_bytes) +
                              " data bytes, the file has " + std::to_string(have));
   }
   return h;
@@ -639,8 +625,8 @@ autograd::BasicMatrix<T> load_npy_matrix(const std::string& path, std::string* d
   const bool f8 = h.descr == native_descr('f', 8);
   const bool f4 = h.descr == native_descr('f', 4);
   if (!(f8 || f4) || h.shape.size() != 2) {
-    throw std::runtime_error(path + ": expected a 2-D float64 or float32 array, got dtype '" +
-                             h.descr + "' and shape " + shape_text(h.shape));
+    throw std::runtime_error(path + ": expected a 2-D float64 or float32 array, got dtype " +
+                             quote(h.descr) + " and shape " + shape_text(h.shape));
   }
   if (dtype != nullptr) *dtype = f8 ? "float64" : "float32";
   return f8 ? read_matrix_as<T, double>(path, h) : read_matrix_as<T, float>(path, h);
@@ -657,16 +643,16 @@ Dataset load_npy_rows(const std::string& x_path, const std::string& y_path, std:
                       std::size_t last, std::size_t* total_rows) {
   const NpyHeader xh = read_npy_header(x_path);
   if (xh.descr != native_descr('f', 8) || xh.shape.size() != 2) {
-    throw std::runtime_error(x_path + ": expected 2-D float64 features, got dtype '" + xh.descr +
-                             "' and shape " + shape_text(xh.shape));
+    throw std::runtime_error(x_path + ": expected 2-D float64 features, got dtype " + quote(xh.descr) +
+                             " and shape " + shape_text(xh.shape));
   }
   const NpyHeader yh = read_npy_header(y_path);
   const bool is_i8 = yh.descr == native_descr('i', 8);
   const bool is_i4 = yh.descr == native_descr('i', 4);
   if (!(is_i8 || is_i4) || yh.shape.size() != 1) {
     throw std::runtime_error(y_path +
-                             ": expected 1-D integer labels (int64 or int32), got dtype '" +
-                             yh.descr + "' and shape " + shape_text(yh.shape));
+                             ": expected 1-D integer labels (int64 or int32), got dtype " +
+                             quote(yh.descr) + " and shape " + shape_text(yh.shape));
   }
   if (xh.shape[0] != yh.shape[0]) {
     throw std::runtime_error("X and y disagree: '" + x_path + "' has " +

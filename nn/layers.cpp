@@ -8,6 +8,7 @@
 #include <xtensor/xview.hpp>
 
 #include "nn/random.hpp"
+#include "nn/text.hpp"
 
 namespace nn {
 
@@ -34,7 +35,7 @@ Activation parse_activation(const std::string& name) {
   for (Activation a : {Activation::tanh, Activation::sigmoid, Activation::relu}) {
     if (name == to_string(a)) return a;
   }
-  throw std::invalid_argument("unknown activation '" + name + "' (expected tanh, sigmoid or relu)");
+  throw std::invalid_argument("unknown activation " + quote(name) + " (expected tanh, sigmoid or relu)");
 }
 
 namespace {

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "cli.hpp"
+#include "nn/text.hpp"
 #include "nn/layers.hpp"
 
 namespace moons {
@@ -30,11 +31,11 @@ bool parse_sizes(const std::string& v, std::vector<std::size_t>& out) {
 std::string check_layer_sizes(const std::string& v) {
   std::vector<std::size_t> sizes;
   if (!parse_sizes(v, sizes)) {
-    return "'" + v + "' is not a comma-separated list of sizes >= 1, such as 3 or 10,10";
+    return nn::quote(v) + " is not a comma-separated list of sizes >= 1, such as 3 or 10,10";
   }
   for (std::size_t s : sizes) {
     if (s > nn::max_layer_size) {
-      return "'" + v + "' is not a list of sizes of at most " + std::to_string(nn::max_layer_size);
+      return nn::quote(v) + " is not a list of sizes of at most " + std::to_string(nn::max_layer_size);
     }
   }
   return {};
@@ -48,7 +49,7 @@ std::string check_hidden_sizes(const std::string& v) {
   std::vector<std::size_t> sizes;
   parse_sizes(v, sizes);
   if (nn::parameter_count(sizes) > nn::max_parameters) {
-    return "'" + v + "' gives " + std::to_string(nn::parameter_count(sizes)) +
+    return nn::quote(v) + " gives " + std::to_string(nn::parameter_count(sizes)) +
            " parameters, more than the " + std::to_string(nn::max_parameters) + " allowed";
   }
   return {};
@@ -147,7 +148,7 @@ std::string first_given(const CLI::App& app, const std::vector<std::string>& fla
   for (const std::string& f : flags) {
     const CLI::Option* opt = app.get_option(f);
     if (opt->count() == 0) continue;
-    return opt->get_items_expected_max() == 0 ? f : f + " '" + cli::given(opt) + "'";
+    return opt->get_items_expected_max() == 0 ? f : f + " " + nn::quote(cli::given(opt));
   }
   return {};
 }
