@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -14,6 +16,9 @@
 #include <type_traits>
 #include <vector>
 
+#include <xtensor/xnpy.hpp>
+
+#include "autograd/durable.hpp"
 #include "data.hpp"
 #include "loader_support.hpp"
 
@@ -364,5 +369,261 @@ Dataset load_npy_rows(const std::string& x_path, const std::string& y_path, std:
   }
   return data;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Arrays of any rank and dtype
+
+namespace {
+
+// A dtype load_npy_array reads: numpy's name, the kind letter and the item size of its descr.
+struct Dtype {
+  const char* name;
+  char kind;  // f: float, i: signed, u: unsigned, b: bool
+  std::size_t size;
+};
+
+constexpr Dtype dtypes[] = {{"float64", 'f', 8}, {"float32", 'f', 4}, {"int8", 'i', 1},
+                            {"int16", 'i', 2},   {"int32", 'i', 4},   {"int64", 'i', 8},
+                            {"uint8", 'u', 1},   {"uint16", 'u', 2},  {"uint32", 'u', 4},
+                            {"uint64", 'u', 8},  {"bool", 'b', 1}};
+
+// The dtype a descr such as "<f8" names. One-byte types have no byte order ('|', or any); the
+// others must be in this machine's byte order, and the other order is refused by name.
+const Dtype& find_dtype(const std::string& path, const std::string& descr) {
+  const char native = native_descr('f', 8)[0];
+  if (descr.size() == 3 && (descr[0] == '<' || descr[0] == '>' || descr[0] == '|')) {
+    for (const Dtype& d : dtypes) {
+      if (descr[1] != d.kind || static_cast<std::size_t>(descr[2] - '0') != d.size) continue;
+      if (d.size == 1 || descr[0] == native) return d;
+      if (descr[0] == '|') break;
+      const auto order = [](char c) { return c == '<' ? "little-endian" : "big-endian"; };
+      throw std::runtime_error(path + ": dtype '" + descr + "' is " + order(descr[0]) + ": only " +
+                               order(native) + " files are read (numpy: a.astype('" + native +
+                               descr.substr(1) + "'))");
+    }
+  }
+  std::string expected;
+  for (const Dtype& d : dtypes) {
+    expected += std::string(expected.empty() ? "" : ", ") + d.name + " '" +
+                (d.size == 1 ? '|' : native) + d.kind + std::to_string(d.size) + "'";
+  }
+  throw std::runtime_error(path + ": dtype '" + descr + "' is not supported: expected one of " +
+                           expected);
+}
+
+template <class T>
+constexpr const char* type_name() {
+  if constexpr (std::is_same_v<T, double>) return "float64";
+  if constexpr (std::is_same_v<T, float>) return "float32";
+  if constexpr (std::is_same_v<T, std::int64_t>) return "int64";
+  if constexpr (std::is_same_v<T, std::int32_t>) return "int32";
+}
+
+// A value as a message shows it: integers in full, floats in the shortest text that reads back as
+// the same value (as numpy prints them).
+template <class V>
+std::string value_text(V v) {
+  if constexpr (std::is_integral_v<V>) {
+    return std::to_string(v);
+  } else {
+    char buf[64];
+    return std::string(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
+  }
+}
+
+// Why a value cannot arrive exactly in T (none: it can).
+enum class Loss { none, out_of_range, inexact_integer, not_whole, not_finite, beyond_float, not_bool };
+
+// |v| for an integer of any type, without overflow.
+template <class V>
+std::uint64_t magnitude(V v) {
+  if constexpr (std::is_signed_v<V>) {
+    return v < 0 ? static_cast<std::uint64_t>(-(v + 1)) + 1 : static_cast<std::uint64_t>(v);
+  } else {
+    return v;
+  }
+}
+
+// Whether the integer v lies in the integer type T's range.
+template <class T, class V>
+bool in_range(V v) {
+  if constexpr (std::is_signed_v<V> && !std::is_signed_v<T>) {
+    return v >= 0 && static_cast<std::uint64_t>(v) <= std::numeric_limits<T>::max();
+  } else if constexpr (!std::is_signed_v<V> && std::is_signed_v<T>) {
+    return static_cast<std::uint64_t>(v) <= static_cast<std::uint64_t>(std::numeric_limits<T>::max());
+  } else {
+    return v >= std::numeric_limits<T>::min() && v <= std::numeric_limits<T>::max();
+  }
+}
+
+// v as a T in `out`, if T holds it exactly (float64 to float32: rounded, as documented).
+template <class T, class V>
+Loss convert(V v, T& out) {
+  if constexpr (std::is_integral_v<V> && std::is_integral_v<T>) {
+    if (!in_range<T>(v)) return Loss::out_of_range;
+  } else if constexpr (std::is_integral_v<V>) {
+    // Every integer up to 2^digits is a float of type T; beyond, some are not.
+    if (magnitude(v) > std::uint64_t{1} << std::numeric_limits<T>::digits) {
+      return Loss::inexact_integer;
+    }
+  } else if constexpr (std::is_integral_v<T>) {
+    if (!std::isfinite(v)) return Loss::not_finite;
+    if (v != std::trunc(v)) return Loss::not_whole;
+    const double bound = std::ldexp(1.0, std::numeric_limits<T>::digits);  // 2^31, 2^63
+    const double d = v;
+    if (!(d < bound && d >= (std::is_signed_v<T> ? -bound : 0.0))) return Loss::out_of_range;
+  } else if constexpr (sizeof(T) < sizeof(V)) {
+    // Values from max + half an ulp on round to inf; the cast is only made below that.
+    using L = std::numeric_limits<T>;
+    const V overflow = std::ldexp(V{1}, L::max_exponent) - std::ldexp(V{1}, L::max_exponent - L::digits - 1);
+    if (std::isfinite(v) && std::fabs(v) >= overflow) return Loss::beyond_float;
+  }
+  out = static_cast<T>(v);
+  return Loss::none;
+}
+
+// The message for a value of the file that T cannot hold.
+template <class T, class V>
+std::string loss_text(Loss loss, V v, const Dtype& dtype) {
+  if (loss == Loss::not_bool) {
+    return "byte " + std::to_string(static_cast<unsigned>(v)) + " is not a bool (0 or 1)";
+  }
+  const std::string value = value_text(v) + " (" + dtype.name + ") ";
+  const std::string t = type_name<T>();
+  switch (loss) {
+    case Loss::out_of_range:
+      if constexpr (std::is_integral_v<T>) {
+        return value + "is outside " + t + "'s range " + std::to_string(std::numeric_limits<T>::min()) +
+               ".." + std::to_string(std::numeric_limits<T>::max());
+      }
+      break;
+    case Loss::inexact_integer:
+      return value + "is beyond 2^" + std::to_string(std::numeric_limits<T>::digits) +
+             " in magnitude, where " + t + " does not hold every integer";
+    case Loss::not_whole:
+      return value + "is not a whole number, which " + t + " needs";
+    case Loss::not_finite:
+      return value + "is not a finite number, which " + t + " needs";
+    case Loss::beyond_float:
+      return value + "is beyond " + t + "'s range (its largest value is " +
+             value_text(std::numeric_limits<T>::max()) + ")";
+    default:
+      break;
+  }
+  return value + "cannot be read as " + t;
+}
+
+// The array index of each element of the file in turn, and its place in the row-major result:
+// in a Fortran-order file the first index varies fastest, in a C-order file the last.
+class FileOrder {
+ public:
+  FileOrder(const std::vector<std::size_t>& shape, bool fortran)
+      : shape_(shape), index_(shape.size(), 0), stride_(shape.size(), 0), fortran_(fortran) {
+    std::size_t stride = 1;
+    for (std::size_t k = shape.size(); k-- > 0;) {
+      stride_[k] = stride;
+      stride *= shape[k];
+    }
+  }
+  const std::vector<std::size_t>& index() const { return index_; }
+  std::size_t offset() const { return offset_; }
+  void next() {
+    const std::size_t rank = shape_.size();
+    for (std::size_t n = 0; n < rank; ++n) {
+      const std::size_t k = fortran_ ? n : rank - 1 - n;
+      if (++index_[k] < shape_[k]) {
+        offset_ += stride_[k];
+        return;
+      }
+      offset_ -= (shape_[k] - 1) * stride_[k];
+      index_[k] = 0;
+    }
+  }
+
+ private:
+  std::vector<std::size_t> shape_, index_, stride_;
+  std::size_t offset_ = 0;
+  bool fortran_;
+};
+
+// The file's elements, stored as File (bool as std::uint8_t), as a row-major array of T, each
+// converted exactly or refused. Read in blocks, so that no second copy of a large array is made.
+template <class T, class File>
+xt::xarray<T> read_array_as(const std::string& path, const NpyHeader& h, const Dtype& dtype) {
+  xt::xarray<T> out = xt::xarray<T>::from_shape(h.shape);
+  const bool is_bool = dtype.kind == 'b';
+  if constexpr (std::is_same_v<T, File>) {
+    if (!is_bool && (!h.fortran_order || h.shape.size() < 2)) {
+      read_npy_data(path, h, out.data());
+      return out;
+    }
+  }
+  std::ifstream in(path, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(h.data_offset));
+  std::vector<File> block(std::min<std::size_t>(h.count, 65536));
+  FileOrder order(h.shape, h.fortran_order);
+  for (std::size_t done = 0; done < h.count;) {
+    const std::size_t n = std::min(block.size(), h.count - done);
+    in.read(reinterpret_cast<char*>(block.data()), static_cast<std::streamsize>(n * sizeof(File)));
+    if (!in) {
+      throw std::runtime_error(path + ": cannot read its " + std::to_string(h.count * sizeof(File)) +
+                               " data bytes");
+    }
+    for (std::size_t i = 0; i < n; ++i, order.next()) {
+      const File v = block[i];
+      const Loss loss = is_bool && v > 1 ? Loss::not_bool : convert(v, out.data()[order.offset()]);
+      if (loss != Loss::none) {
+        throw std::runtime_error(path + ": element " + shape_text(order.index()) + ": " +
+                                 loss_text<T>(loss, v, dtype));
+      }
+    }
+    done += n;
+  }
+  return out;
+}
+
+}  // namespace
+
+template <class T>
+xt::xarray<T> load_npy_array(const std::string& path, std::string* dtype) {
+  const NpyHeader h = read_npy_header(path);
+  const Dtype& d = find_dtype(path, h.descr);
+  if (dtype != nullptr) *dtype = d.name;
+  switch (d.kind) {
+    case 'f':
+      return d.size == 8 ? read_array_as<T, double>(path, h, d) : read_array_as<T, float>(path, h, d);
+    case 'i':
+      switch (d.size) {
+        case 1: return read_array_as<T, std::int8_t>(path, h, d);
+        case 2: return read_array_as<T, std::int16_t>(path, h, d);
+        case 4: return read_array_as<T, std::int32_t>(path, h, d);
+        default: return read_array_as<T, std::int64_t>(path, h, d);
+      }
+    case 'u':
+      switch (d.size) {
+        case 1: return read_array_as<T, std::uint8_t>(path, h, d);
+        case 2: return read_array_as<T, std::uint16_t>(path, h, d);
+        case 4: return read_array_as<T, std::uint32_t>(path, h, d);
+        default: return read_array_as<T, std::uint64_t>(path, h, d);
+      }
+    default:
+      return read_array_as<T, std::uint8_t>(path, h, d);
+  }
+}
+
+// The bytes are xt::dump_npy's, as nn::save_model's; xt::xarray is row-major.
+template <class T>
+void save_npy(const std::string& path, const xt::xarray<T>& a) {
+  autograd::write_file(path, xt::dump_npy(a));
+}
+
+template xt::xarray<double> load_npy_array(const std::string&, std::string*);
+template xt::xarray<float> load_npy_array(const std::string&, std::string*);
+template xt::xarray<std::int64_t> load_npy_array(const std::string&, std::string*);
+template xt::xarray<std::int32_t> load_npy_array(const std::string&, std::string*);
+template void save_npy(const std::string&, const xt::xarray<double>&);
+template void save_npy(const std::string&, const xt::xarray<float>&);
+template void save_npy(const std::string&, const xt::xarray<std::int64_t>&);
+template void save_npy(const std::string&, const xt::xarray<std::int32_t>&);
 
 }  // namespace nn
