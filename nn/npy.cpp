@@ -432,7 +432,15 @@ std::string value_text(V v) {
 }
 
 // Why a value cannot arrive exactly in T (none: it can).
-enum class Loss { none, out_of_range, inexact_integer, not_whole, not_finite, beyond_float, not_bool };
+enum class Loss {
+  none,
+  out_of_range,
+  inexact_integer,
+  not_whole,
+  not_finite,
+  beyond_float,
+  not_bool,
+};
 
 // |v| for an integer of any type, without overflow.
 template <class V>
@@ -450,7 +458,8 @@ bool in_range(V v) {
   if constexpr (std::is_signed_v<V> && !std::is_signed_v<T>) {
     return v >= 0 && static_cast<std::uint64_t>(v) <= std::numeric_limits<T>::max();
   } else if constexpr (!std::is_signed_v<V> && std::is_signed_v<T>) {
-    return static_cast<std::uint64_t>(v) <= static_cast<std::uint64_t>(std::numeric_limits<T>::max());
+    const auto max = static_cast<std::uint64_t>(std::numeric_limits<T>::max());
+    return static_cast<std::uint64_t>(v) <= max;
   } else {
     return v >= std::numeric_limits<T>::min() && v <= std::numeric_limits<T>::max();
   }
@@ -475,7 +484,8 @@ Loss convert(V v, T& out) {
   } else if constexpr (sizeof(T) < sizeof(V)) {
     // Values from max + half an ulp on round to inf; the cast is only made below that.
     using L = std::numeric_limits<T>;
-    const V overflow = std::ldexp(V{1}, L::max_exponent) - std::ldexp(V{1}, L::max_exponent - L::digits - 1);
+    const V overflow =
+        std::ldexp(V{1}, L::max_exponent) - std::ldexp(V{1}, L::max_exponent - L::digits - 1);
     if (std::isfinite(v) && std::fabs(v) >= overflow) return Loss::beyond_float;
   }
   out = static_cast<T>(v);
@@ -493,8 +503,9 @@ std::string loss_text(Loss loss, V v, const Dtype& dtype) {
   switch (loss) {
     case Loss::out_of_range:
       if constexpr (std::is_integral_v<T>) {
-        return value + "is outside " + t + "'s range " + std::to_string(std::numeric_limits<T>::min()) +
-               ".." + std::to_string(std::numeric_limits<T>::max());
+        return value + "is outside " + t + "'s range " +
+               std::to_string(std::numeric_limits<T>::min()) + ".." +
+               std::to_string(std::numeric_limits<T>::max());
       }
       break;
     case Loss::inexact_integer:
@@ -566,8 +577,8 @@ xt::xarray<T> read_array_as(const std::string& path, const NpyHeader& h, const D
     const std::size_t n = std::min(block.size(), h.count - done);
     in.read(reinterpret_cast<char*>(block.data()), static_cast<std::streamsize>(n * sizeof(File)));
     if (!in) {
-      throw std::runtime_error(path + ": cannot read its " + std::to_string(h.count * sizeof(File)) +
-                               " data bytes");
+      throw std::runtime_error(path + ": cannot read its " +
+                               std::to_string(h.count * sizeof(File)) + " data bytes");
     }
     for (std::size_t i = 0; i < n; ++i, order.next()) {
       const File v = block[i];
@@ -591,7 +602,8 @@ xt::xarray<T> load_npy_array(const std::string& path, std::string* dtype) {
   if (dtype != nullptr) *dtype = d.name;
   switch (d.kind) {
     case 'f':
-      return d.size == 8 ? read_array_as<T, double>(path, h, d) : read_array_as<T, float>(path, h, d);
+      return d.size == 8 ? read_array_as<T, double>(path, h, d)
+                         : read_array_as<T, float>(path, h, d);
     case 'i':
       switch (d.size) {
         case 1: return read_array_as<T, std::int8_t>(path, h, d);
