@@ -593,12 +593,28 @@ xt::xarray<T> read_array_as(const std::string& path, const NpyHeader& h, const D
   return out;
 }
 
+// read_npy_header checks the element count, which a 0 makes 0 whatever the other dimensions are;
+// numpy also refuses a shape whose other dimensions multiply past the largest size (the strides of
+// such an array overflow), and so does load_npy_array.
+void check_strides(const std::string& path, const NpyHeader& h, const Dtype& d) {
+  std::size_t product = d.size;
+  for (std::size_t dim : h.shape) {
+    if (dim != 0 && product > std::numeric_limits<std::size_t>::max() / dim) {
+      throw std::runtime_error(path + ": shape " + shape_text(h.shape) + " of '" + h.descr +
+                               "' is too large: its dimensions other than 0 multiply past the "
+                               "largest size");
+    }
+    if (dim != 0) product *= dim;
+  }
+}
+
 }  // namespace
 
 template <class T>
 xt::xarray<T> load_npy_array(const std::string& path, std::string* dtype) {
   const NpyHeader h = read_npy_header(path);
   const Dtype& d = find_dtype(path, h.descr);
+  check_strides(path, h, d);
   if (dtype != nullptr) *dtype = d.name;
   switch (d.kind) {
     case 'f':

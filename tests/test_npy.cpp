@@ -410,6 +410,18 @@ TEST_CASE("load_npy_array refuses bad files by name", "[npy][array]") {
     dir.write("a.npy", npy_file("<i8", false, "(2305843009213693952,)", le<std::int64_t>({1})));
     CHECK_THROWS_WITH(nn::load_npy_array<std::int64_t>(path),
                       Contains(path + ": shape (2305843009213693952,) of '<i8' is too large"));
+    // Empty, but the other dimensions multiply past 2^64 (as numpy, which refuses it too: the
+    // strides of such an array overflow).
+    dir.write("a.npy", npy_file("<f8", false, "(10000000000, 1000000000000000, 0)", ""));
+    CHECK_THROWS_WITH(nn::load_npy_array<double>(path),
+                      Contains(path + ": shape (10000000000, 1000000000000000, 0) of '<f8' is too "
+                                      "large"));
+    dir.write("a.npy", npy_file("|b1", false, "(0, 4294967296, 4294967296)", ""));
+    CHECK_THROWS_WITH(nn::load_npy_array<std::int32_t>(path),
+                      Contains(path + ": shape (0, 4294967296, 4294967296) of '|b1' is too large"));
+    // Empty shapes that do not overflow are arrays of no elements.
+    dir.write("a.npy", npy_file("<f8", false, "(4294967296, 0, 3)", ""));
+    CHECK(nn::load_npy_array<double>(path).size() == 0);
   }
   SECTION("truncated files") {
     dir.write("a.npy", npy_file("<i4", false, "(2, 3)", le<std::int32_t>({1, 2, 3, 4, 5})));
