@@ -40,6 +40,7 @@ std::array<std::size_t, 2> broadcast_shape(const char* op, const BasicMatrix<T>&
     if (x != y && x != 1 && y != 1) shape_error(op, "shapes do not broadcast:", a, b);
     s[d] = x == 1 ? y : x;
   }
+  checked_size<T>(op, s[0], s[1]);
   return s;
 }
 
@@ -86,6 +87,7 @@ BasicVar<T> binary(const OpDef& op, const BasicVar<T>& a, const BasicVar<T>& b, 
   const BasicMatrix<T>& y = t.value(n.in[1]);
   const std::size_t rows = shape[0], cols = shape[1];
   const bool x_row = x.shape(1) == cols, y_row = y.shape(1) == cols;  // else one column, reused
+  if (rows == 0 || cols == 0) return t.result(n);  // empty: no loop over its (maybe 2^62) rows
   for_rows(rows, cols, [&](std::size_t, std::size_t r0, std::size_t r1) {
     for (std::size_t r = r0; r < r1; ++r) {
       const T* xr = x.data() + (x.shape(0) == 1 ? 0 : r) * x.shape(1);
@@ -438,6 +440,7 @@ BasicVar<T> matmul(const BasicVar<T>& a, const BasicVar<T>& b) {
   const BasicMatrix<T>& A = a.value();
   const BasicMatrix<T>& B = b.value();
   if (A.shape(1) != B.shape(0)) shape_error("matmul", "inner dimensions differ:", A, B);
+  checked_size<T>("matmul", A.shape(0), B.shape(1));  // [n x 0]·[0 x m] can ask for any n·m
   BasicTape<T>& t = a.tape();
   BasicNode<T>& n = t.record(matmul_op, a, b);
   n.value.resize({A.shape(0), B.shape(1)});
@@ -617,10 +620,11 @@ template <class T>
 BasicVar<T> sum(const BasicVar<T>& a, int axis) {
   const BasicMatrix<T>& x = a.value();
   const std::size_t ax = check_axis("sum", axis, x);
+  const std::size_t rows = x.shape(0), cols = x.shape(1);
+  checked_size<T>("sum", ax == 0 ? 1 : rows, ax == 0 ? cols : 1);  // an empty [rows x 0] has any rows
   BasicTape<T>& t = a.tape();
   BasicNode<T>& n = t.record(sum_axis_op, a);
   n.attr[0] = ax;
-  const std::size_t rows = x.shape(0), cols = x.shape(1);
   if (ax == 0) {
     n.value.resize({std::size_t{1}, cols});
     n.value.fill(0.0);
@@ -688,7 +692,7 @@ BasicVar<T> transpose(const BasicVar<T>& a) {
 template <class T>
 BasicVar<T> reshape(const BasicVar<T>& a, std::size_t rows, std::size_t cols) {
   const BasicMatrix<T>& x = a.value();
-  if (rows * cols != x.size()) {
+  if (checked_size<T>("reshape", rows, cols) != x.size()) {
     throw std::invalid_argument("reshape: cannot view " + shape_str(x) + " (" +
                                 std::to_string(x.size()) + " elements) as [" + std::to_string(rows) +
                                 " x " + std::to_string(cols) + "]");
@@ -715,7 +719,7 @@ BasicVar<T> slice(const BasicVar<T>& a, std::size_t row_begin, std::size_t row_e
   n.attr = {row_begin, row_end, col_begin, col_end};
   const std::size_t rows = row_end - row_begin, cols = col_end - col_begin;
   n.value.resize({rows, cols});
-  for (std::size_t r = 0; r < rows; ++r) {
+  for (std::size_t r = 0; cols > 0 && r < rows; ++r) {
     const T* src = x.data() + (row_begin + r) * x.shape(1) + col_begin;
     std::copy(src, src + cols, n.value.data() + r * cols);
   }
@@ -748,18 +752,19 @@ BasicVar<T> concat_parts(const BasicVar<T>* parts, std::size_t count, int axis) 
                                   shape_str(first) + " (their " + (ax == 0 ? "column" : "row") +
                                   " counts must agree)");
     }
-    total += v.shape(ax);
+    total = checked_sum("concat", total, v.shape(ax));
   }
+  const std::size_t rows = ax == 0 ? total : first.shape(0), cols = ax == 0 ? first.shape(1) : total;
+  checked_size<T>("concat", rows, cols);
   BasicTape<T>& t = parts[0].tape();
   BasicNode<T>& n = t.record(concat_op, parts, count);
   n.attr[0] = ax;
-  const std::size_t rows = ax == 0 ? total : first.shape(0), cols = ax == 0 ? first.shape(1) : total;
   n.value.resize({rows, cols});
   std::size_t offset = 0;
   for (std::uint32_t in : n.in) {
     const BasicMatrix<T>& v = t.value(in);
     const std::size_t vr = v.shape(0), vc = v.shape(1);
-    for (std::size_t r = 0; r < vr; ++r) {
+    for (std::size_t r = 0; vc > 0 && r < vr; ++r) {
       T* out = ax == 0 ? n.value.data() + (offset + r) * cols : n.value.data() + r * cols + offset;
       std::copy(v.data() + r * vc, v.data() + (r + 1) * vc, out);
     }
@@ -788,6 +793,7 @@ BasicVar<T> gather_rows(const BasicVar<T>& table, const Labels& ids) {
                                   std::to_string(i) + " is not a row of " + shape_str(w));
     }
   }
+  checked_size<T>("gather_rows", ids.size(), w.shape(1));
   BasicTape<T>& t = table.tape();
   BasicNode<T>& n = t.record(gather_rows_op, table);
   n.labels.assign(ids.begin(), ids.end());

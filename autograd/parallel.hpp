@@ -102,6 +102,7 @@ double sum_ranges(std::size_t n, F&& f) {
 /// blocks, each block's column sums are kept and added to out in block order.
 template <class T>
 void add_column_sums(const T* e, std::size_t rows, std::size_t cols, T* out) {
+  if (cols == 0) return;  // nothing to add, however many (empty) rows
   const std::size_t blocks = row_blocks(rows, cols);
   if (blocks == 1) {
     for (std::size_t r = 0; r < rows; ++r) {

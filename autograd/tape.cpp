@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <mutex>
 
 #include "autograd/parallel.hpp"
@@ -188,7 +189,20 @@ BasicTape<T>::~BasicTape() {
 }
 
 template <class T>
+void BasicTape<T>::claim(const char* op, std::thread::id self, bool take) const {
+  std::thread::id free{};
+  if (!take && owner_.load(std::memory_order_acquire) == free) return;  // its handles are all stale
+  if (take && owner_.compare_exchange_strong(free, self, std::memory_order_acq_rel)) return;
+  char address[32];
+  std::snprintf(address, sizeof address, "%p", static_cast<const void*>(this));
+  throw std::logic_error(std::string(op) + ": the " + dtype_name<T>() + " tape at " + address +
+                         " is being used by another thread (a Tape belongs to the thread that " +
+                         "records on it until that thread clears it; give each thread its own tape)");
+}
+
+template <class T>
 void BasicTape<T>::check_handle(const Var& v, const char* op) const {
+  own(op, false);
   if (v.anchor_ == nullptr) {
     throw std::logic_error(std::string(op) + ": input handle was never given a value");
   }
@@ -216,6 +230,7 @@ const typename BasicTape<T>::Node& BasicTape<T>::node(const Var& v) const {
 
 template <class T>
 typename BasicTape<T>::Node& BasicTape<T>::new_node(const OpDef& op, bool requires_grad) {
+  own(op.name);
   if (size_ == nodes_.size()) nodes_.push_back(std::make_unique<Node>());
   Node& n = *nodes_[size_];
   n.op = &op;
@@ -288,6 +303,7 @@ typename BasicTape<T>::Var BasicTape<T>::constant(T value) {
 
 template <class T>
 typename BasicTape<T>::Var BasicTape<T>::param(Parameter& p) {
+  own("param");  // before p is read: another thread's backward may be writing it
   if (p.grad.shape() != p.value.shape()) p.zero_grad();
   Node& n = new_node(parameter_op, true);
   n.param = BasicParamRef<T>(p);
@@ -402,7 +418,7 @@ void BasicTape<T>::check_parameters(std::size_t end) const {
 
 template <class T>
 void BasicTape<T>::backward(const Var& loss) {
-  check_handle(loss, "backward");
+  check_handle(loss, "backward");  // checks the owner too
   Node& l = *nodes_[loss.index_];
   const Matrix& loss_value = value(loss.index_);
   if (loss_value.shape(0) != 1 || loss_value.shape(1) != 1) {
@@ -451,22 +467,28 @@ void BasicTape<T>::backward(const Var& loss) {
 
 template <class T>
 void BasicTape<T>::clear() {
+  own("clear");
   size_ = 0;
   differentiated_ = false;
   ++clears_;
+  owner_.store(std::thread::id{}, std::memory_order_release);  // free for another thread
 }
 
 template <class T>
 BasicTape<T>::NoGrad::NoGrad(BasicTape& tape)
-    : tape_(tape), mark_(tape.size_), clears_(tape.clears_), was_recording_(tape.recording_) {
-  tape_.recording_ = false;
+    : anchor_(tape.anchor_), serial_(tape.anchor_->serial), mark_(tape.size_), clears_(tape.clears_),
+      was_recording_(tape.recording_) {
+  tape.own("NoGrad");
+  tape.recording_ = false;
 }
 
 template <class T>
 BasicTape<T>::NoGrad::~NoGrad() {
+  if (anchor_->serial != serial_) return;  // the tape is gone: nothing to restore
+  BasicTape& tape = *static_cast<BasicTape*>(anchor_->object);
   // Rolling back past a clear() would bring the cleared pass's handles back to life.
-  tape_.size_ = tape_.clears_ == clears_ ? mark_ : 0;
-  tape_.recording_ = was_recording_;
+  tape.size_ = tape.clears_ == clears_ ? mark_ : 0;
+  tape.recording_ = was_recording_;
 }
 
 template class BasicParameter<double>;

@@ -4,12 +4,14 @@
 /// backward(loss) walks it back once, and each op's rule adds its inputs' shares of the gradient.
 /// Also the handles (Var), the parameters (Parameter, ParamRef) and the description of an op (OpDef).
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <xtensor/xnoalias.hpp>
@@ -194,6 +196,12 @@ class BasicVar {
 ///
 /// A pass is recorded by calling ops on handles of this tape (constant(), param(), then ops); clear()
 /// starts the next pass and keeps every buffer, so that steady-state training allocates nothing.
+///
+/// A tape belongs to one thread: the first to record on it (or to use one of its handles) after
+/// it was made or last cleared. Any other thread that records, reads a handle, differentiates or
+/// clears it gets a std::logic_error naming the tape, and the tape is left as it was; give each
+/// thread its own tape. The owner's clear() frees it for another thread (after the two have
+/// synchronised, e.g. by a join). The engine's own thread pool never touches a tape.
 template <class T>
 class BasicTape {
  public:
@@ -231,16 +239,18 @@ class BasicTape {
   /// While a NoGrad lives, ops compute values but record nothing to differentiate, and when it ends
   /// the tape is rolled back to where it was: inference never grows the tape.
   ///
-  /// `Tape::NoGrad guard(tape);` Handles made inside the guard go stale when it ends.
+  /// `Tape::NoGrad guard(tape);` Handles made inside the guard go stale when it ends. A guard that
+  /// outlives its tape does nothing when it ends.
   class NoGrad {
    public:
     explicit NoGrad(BasicTape& tape);  ///< Stops recording on tape until the guard ends.
-    ~NoGrad();  ///< Rolls the tape back and restores recording as it was.
+    ~NoGrad();  ///< Rolls the tape back and restores recording as it was (if the tape still exists).
     NoGrad(const NoGrad&) = delete;  ///< Not copyable.
     NoGrad& operator=(const NoGrad&) = delete;  ///< Not assignable.
 
    private:
-    BasicTape& tape_;
+    Anchor* anchor_;  // the tape's liveness cell: a destroyed tape is detected, not dereferenced
+    std::uint64_t serial_;
     std::size_t mark_;
     std::uint64_t clears_;  // a clear() inside the guard leaves nothing to roll back to
     bool was_recording_;
@@ -294,12 +304,20 @@ class BasicTape {
   Matrix& sum_to_target(std::uint32_t i, std::size_t R, std::size_t C);
   friend class BasicVar<T>;
   Node& new_node(const OpDef& op, bool requires_grad);
+  // Throws std::logic_error naming op and the tape unless the calling thread owns the tape, or it
+  // is free (which take claims it from). A compare of thread ids when the caller owns it.
+  void own(const char* op, bool take = true) const {
+    const std::thread::id self = std::this_thread::get_id();
+    if (owner_.load(std::memory_order_relaxed) != self) claim(op, self, take);
+  }
+  void claim(const char* op, std::thread::id self, bool take) const;
   void check_handle(const Var& v, const char* op) const;
   void check_parameters(std::size_t end) const;
   [[noreturn]] void grad_shape_error(std::uint32_t i, std::size_t rows, std::size_t cols) const;
 
   std::vector<std::unique_ptr<Node>> nodes_;  // unique_ptr: node addresses stay put as the tape grows
   Anchor* anchor_;
+  mutable std::atomic<std::thread::id> owner_{};  // the thread recording on it; none when free
   std::size_t size_ = 0;
   std::uint64_t clears_ = 0;
   std::uint64_t next_generation_ = 1;

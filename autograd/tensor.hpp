@@ -3,7 +3,12 @@
 /// The matrix types of the engine: row-major, rows = examples; a scalar is 1x1. float64 (Matrix) is
 /// the default and what the proofs use; float32 (Matrix32) is for speed. Everything in the engine is
 /// written once for both (templates on the element type T).
+#include <cstddef>
+#include <cstdint>
+#include <new>
+#include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <xtensor/xtensor.hpp>
@@ -34,6 +39,56 @@ template <class T>
 constexpr const char* dtype_name() {
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "float or double");
   return std::is_same_v<T, float> ? "float32" : "float64";
+}
+
+namespace detail {
+[[noreturn]] inline void size_error(const char* op, std::size_t rows, std::size_t cols,
+                                    const char* dtype, bool overflows) {
+  throw std::invalid_argument(std::string(op) + ": a [" + std::to_string(rows) + " x " +
+                              std::to_string(cols) + "] " + dtype + " matrix " +
+                              (overflows ? "has more elements than 64 bits can count"
+                                         : "takes more bytes than one allocation can ask for"));
+}
+}  // namespace detail
+
+/// The element count rows · cols of a [rows x cols] matrix of T, checked: throws
+/// std::invalid_argument naming op and the shape if the product overflows, or if the matrix would
+/// take more than PTRDIFF_MAX bytes. Every shape the engine and nn/ build from sizes they are given
+/// goes through here before anything is allocated for it.
+template <class T>
+std::size_t checked_size(const char* op, std::size_t rows, std::size_t cols) {
+  std::size_t n = 0;
+  if (__builtin_mul_overflow(rows, cols, &n)) detail::size_error(op, rows, cols, dtype_name<T>(), true);
+  if (n > static_cast<std::size_t>(PTRDIFF_MAX) / sizeof(T)) {
+    detail::size_error(op, rows, cols, dtype_name<T>(), false);
+  }
+  return n;
+}
+
+/// a + b for sizes added up (rows of parts, lengths of sequences), checked: throws
+/// std::invalid_argument naming op if the sum overflows.
+inline std::size_t checked_sum(const char* op, std::size_t a, std::size_t b) {
+  std::size_t n = 0;
+  if (__builtin_add_overflow(a, b, &n)) {
+    throw std::invalid_argument(std::string(op) + ": sizes " + std::to_string(a) + " and " +
+                                std::to_string(b) + " add up to more than 64 bits can count");
+  }
+  return n;
+}
+
+/// An uninitialised [rows x cols] matrix of T for sizes a caller was given: checked_size(), then
+/// the allocation, whose failure is refused as std::invalid_argument naming op, the shape and the
+/// bytes (instead of a bare std::bad_alloc).
+template <class T>
+BasicMatrix<T> allocate_matrix(const char* op, std::size_t rows, std::size_t cols) {
+  const std::size_t n = checked_size<T>(op, rows, cols);
+  try {
+    return BasicMatrix<T>::from_shape({rows, cols});
+  } catch (const std::bad_alloc&) {
+    throw std::invalid_argument(std::string(op) + ": a [" + std::to_string(rows) + " x " +
+                                std::to_string(cols) + "] " + dtype_name<T>() + " matrix (" +
+                                std::to_string(n * sizeof(T)) + " bytes) cannot be allocated");
+  }
 }
 
 }  // namespace autograd

@@ -111,7 +111,7 @@ Pool& pool() {
 int num_threads() {
   const int n = chosen_threads.load(std::memory_order_relaxed);
   if (n > 0) return n;
-  if (openblas_get_num_threads != nullptr) return std::max(1, openblas_get_num_threads());
+  if (openblas_get_num_threads != nullptr) return std::clamp(openblas_get_num_threads(), 1, max_threads);
   return 1;
 }
 
@@ -120,6 +120,7 @@ void set_num_threads(int n) {
     throw std::invalid_argument("set_num_threads: the thread count must be at least 1, got " +
                                 std::to_string(n));
   }
+  n = std::min(n, max_threads);
   if (openblas_set_num_threads != nullptr) openblas_set_num_threads(n);
   chosen_threads.store(n, std::memory_order_relaxed);
 }

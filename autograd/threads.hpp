@@ -14,14 +14,20 @@ namespace autograd {
 /// rows of about this many) for the engine's threads; chosen by measurement (tests/bench/RESULTS.md).
 inline constexpr std::size_t parallel_threshold = 16384;
 
+/// The most threads the engine uses, whatever count it is given. A fixed number rather than the
+/// machine's cores, so that a count means the same on every machine (a test at 2 or 3 threads
+/// tests them on a 1-core runner too); above the hardware threads of common machines, and low
+/// enough that a mistaken count (10000) starts at most 255 pool threads instead of one per block.
+inline constexpr int max_threads = 256;
+
 /// The number of threads the engine uses: the count given to set_num_threads() if it was called,
 /// else the one OpenBLAS uses (its `OPENBLAS_NUM_THREADS` variable or `openblas_set_num_threads`,
-/// read at each op), else 1 when the program's BLAS is not OpenBLAS.
+/// read at each op), else 1 when the program's BLAS is not OpenBLAS; at most max_threads.
 int num_threads();
 
 /// Sets the thread count of the engine and of OpenBLAS (`openblas_set_num_threads`, when the BLAS
-/// is OpenBLAS) together. n must be at least 1 (std::invalid_argument otherwise). Not while other
-/// threads are running ops.
+/// is OpenBLAS) together, capped at max_threads. n must be at least 1 (std::invalid_argument
+/// otherwise). Not while other threads are running ops.
 void set_num_threads(int n);
 
 }  // namespace autograd

@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "nn/text.hpp"
+
 namespace cli {
 
 namespace {
@@ -117,7 +119,7 @@ CLI::Option* add_count(CLI::App& app, const std::string& name, std::size_t& targ
         std::size_t x = 0;
         return parse_count(v, x) && x >= lo && x <= hi
                    ? std::string()
-                   : "'" + v + "' is not a whole number " + range;
+                   : nn::quote(v) + " is not a whole number " + range;
       },
       [&target](const std::string& v) { parse_count(v, target); }, help);
 }
@@ -130,7 +132,7 @@ CLI::Option* add_real(CLI::App& app, const std::string& name, double& target, do
       [lo, hi, range](const std::string& v) {
         double x = 0.0;
         return parse_real(v, x) && x >= lo && x <= hi ? std::string()
-                                                       : "'" + v + "' is not a number " + range;
+                                                       : nn::quote(v) + " is not a number " + range;
       },
       [&target](const std::string& v) { parse_real(v, target); }, help);
 }
@@ -143,7 +145,7 @@ CLI::Option* add_open_real(CLI::App& app, const std::string& name, double& targe
       [lo, hi, range](const std::string& v) {
         double x = 0.0;
         return parse_real(v, x) && x > lo && x < hi ? std::string()
-                                                     : "'" + v + "' is not a number " + range;
+                                                     : nn::quote(v) + " is not a number " + range;
       },
       [&target](const std::string& v) { parse_real(v, target); }, help);
 }
@@ -155,7 +157,7 @@ CLI::Option* add_choice(CLI::App& app, const std::string& name, std::string& tar
       [names](const std::string& v) {
         return std::find(names.begin(), names.end(), v) != names.end()
                    ? std::string()
-                   : "'" + v + "' is not one of " + join(names, ", ");
+                   : nn::quote(v) + " is not one of " + join(names, ", ");
       },
       [&target](const std::string& v) { target = v; }, help);
 }
@@ -187,7 +189,7 @@ bool parse(CLI::App& app, const std::vector<std::string>& args) {
   for (const std::string& a : args) {
     const bool number = a.size() > 1 && ((a[1] >= '0' && a[1] <= '9') || a[1] == '.');
     if (a.size() > 1 && a[0] == '-' && a[1] != '-' && !number && a != "-h") {
-      throw std::invalid_argument("unknown flag '" + a.substr(0, a.find('=')) + "' (see --help)");
+      throw std::invalid_argument("unknown flag " + nn::quote(a.substr(0, a.find('='))) + " (see --help)");
     }
   }
   std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 reads from the back
@@ -214,9 +216,9 @@ bool parse(CLI::App& app, const std::vector<std::string>& args) {
   if (!extra.empty()) {
     const std::string& a = extra.front();
     if (a.size() > 1 && a[0] == '-') {
-      throw std::invalid_argument("unknown flag '" + a.substr(0, a.find('=')) + "' (see --help)");
+      throw std::invalid_argument("unknown flag " + nn::quote(a.substr(0, a.find('='))) + " (see --help)");
     }
-    throw std::invalid_argument("unexpected argument '" + a + "' (see --help)");
+    throw std::invalid_argument("unexpected argument " + nn::quote(a) + " (see --help)");
   }
   return false;
 }

@@ -17,6 +17,7 @@
 
 #include "loader_support.hpp"
 #include "random.hpp"
+#include "text.hpp"
 
 namespace nn {
 
@@ -164,26 +165,6 @@ std::vector<std::string_view> split_cells(std::string_view line) {
   }
 }
 
-// A cell as shown in a message: a line can be of any length and hold any bytes, so at most its
-// first 32 characters, with control characters and non-ASCII bytes written as \xNN.
-std::string excerpt(std::string_view cell) {
-  const std::size_t limit = 32;
-  std::string out;
-  for (std::size_t i = 0; i < cell.size() && i < limit; ++i) {
-    const auto c = static_cast<unsigned char>(cell[i]);
-    if (c < 0x20 || c >= 0x7f) {
-      char hex[8];
-      std::snprintf(hex, sizeof hex, "\\x%02x", c);
-      out += hex;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return cell.size() > limit ? out + "..." : out;
-}
-
-std::string quoted(std::string_view cell) { return "'" + excerpt(cell) + "'"; }
-
 enum class Cell { number, not_a_number, not_finite };
 
 // strtod must consume the whole cell: "1.5x" or "" are not numbers. "inf" and "nan" parse but are
@@ -234,7 +215,7 @@ class CsvError {
     }
     const std::string problem =
         kind == Cell::not_finite ? " is not a finite number" : " is not a number";
-    throw std::runtime_error(at + quoted(cell) + problem);
+    throw std::runtime_error(at + quote(cell) + problem);
   }
 
  private:
@@ -262,10 +243,14 @@ Dataset load_csv_rows(const std::string& path, std::size_t first, std::size_t la
   bool index_column = false;  // the header names column 1 as pandas names its index: skip it
   std::string header_first;   // that name, for messages
   std::size_t line_no = 0;
-  std::string line;
-  while (std::getline(in, line)) {
-    ++line_no;
-    std::string_view text(line);
+  LineReader lines(in, max_csv_line);
+  std::string_view text;
+  for (LineReader::Result got; (got = lines.next(text)) != LineReader::Result::end;) {
+    line_no = lines.lines();
+    if (got == LineReader::Result::too_long) {
+      throw std::runtime_error(path + ": line " + std::to_string(line_no) + " is longer than " +
+                               std::to_string(max_csv_line) + " bytes (1 MiB): not a CSV file of rows");
+    }
     if (line_no == 1 && text.substr(0, 3) == "\xEF\xBB\xBF") {
       text.remove_prefix(3);  // UTF-8 byte order mark written by some spreadsheet programs
     }
@@ -293,7 +278,7 @@ Dataset load_csv_rows(const std::string& path, std::size_t first, std::size_t la
         header_first = std::string(cells.front());
         index_column = is_index_name(cells.front());
         if (index_column && columns < 3) {
-          error.fail("the header " + quoted(text) + " starts with an index column (an empty or "
+          error.fail("the header " + quote(text) + " starts with an index column (an empty or "
                      "'Unnamed: …' name, as pandas writes its index), which leaves fewer than 2 "
                      "columns for features and a label");
         }
@@ -312,8 +297,8 @@ Dataset load_csv_rows(const std::string& path, std::size_t first, std::size_t la
       double index = 0.0;
       if (parse_cell(cells.front(), index) != Cell::number || index < 0.0 ||
           index != std::floor(index)) {
-        error.fail("column 1 is an index column (the header names it '" + excerpt(header_first) + "'" +
-                   ", as pandas names its index), but holds " + quoted(cells.front()) +
+        error.fail("column 1 is an index column (the header names it " + quote(header_first) +
+                   ", as pandas names its index), but holds " + quote(cells.front()) +
                    ", not a whole number >= 0");
       }
     }
@@ -328,10 +313,10 @@ Dataset load_csv_rows(const std::string& path, std::size_t first, std::size_t la
         continue;
       }
       if (value < 0.0 || value != std::floor(value)) {
-        error.fail("label " + excerpt(cells[c]) + " is not a non-negative integer");
+        error.fail("label " + quote(cells[c]) + " is not a non-negative integer");
       }
       if (value > static_cast<double>(max_classes - 1)) {
-        error.fail("label " + excerpt(cells[c]) + " is above the largest allowed, " +
+        error.fail("label " + quote(cells[c]) + " is above the largest allowed, " +
                    std::to_string(max_classes - 1) + " (at most " + std::to_string(max_classes) +
                    " classes)");
       }

@@ -42,6 +42,9 @@ Dataset make_moons(std::size_t n, double noise, std::uint64_t seed, bool shuffle
 /// noise is negative or not finite.
 Dataset make_spiral(std::size_t n_per_class, int classes, double noise, std::uint64_t seed);
 
+/// The longest line load_csv() reads, in bytes (without its '\n'): 1 MiB.
+inline constexpr std::size_t max_csv_line = std::size_t{1} << 20;
+
 /// Loads a data set from a CSV file.
 ///
 /// Comma-separated numbers, one example per line: every column but the last is a feature, the last
@@ -51,7 +54,8 @@ Dataset make_spiral(std::size_t n_per_class, int classes, double noise, std::uin
 /// header's first name is empty or starts with "Unnamed:" (pandas' to_csv with its index), the
 /// first column is the row index: it must hold whole numbers >= 0 and is dropped. Blank lines are
 /// ignored. Throws std::runtime_error naming the file, the 1-based line (and column) and what was
-/// expected; a bad cell is quoted by its first 32 characters, control characters escaped.
+/// expected, a bad cell quoted by nn::quote; a line longer than max_csv_line bytes is refused
+/// before more of it is read.
 Dataset load_csv(const std::string& path);
 
 /// Rows first..last-1 (0-based, counting data rows only, not a header or blank lines) of a CSV

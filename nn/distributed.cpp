@@ -17,12 +17,22 @@ std::string unpack(const std::vector<std::int64_t>& codes) {
   return text;
 }
 
+const char* step_name(std::int64_t tag) {
+  switch (static_cast<detail::Step>(tag)) {
+    case detail::Step::agree: return "nn::agree";
+    case detail::Step::shard: return "reading a shard (load_csv_shard, load_npy_shard)";
+    case detail::Step::train_setup: return "nn::train's check of the setup";
+  }
+  return "another collective step";
+}
+
 // After each rank has read its part of `what`: the ranks must have seen the same number of rows and
 // feature columns; classes becomes the largest over the ranks.
 void finish_shard(Shard& s, Communicator& comm, const std::string& what) {
-  const auto all = comm.allgather({static_cast<std::int64_t>(s.total_rows),
-                                   static_cast<std::int64_t>(s.data.X.shape(1)),
-                                   static_cast<std::int64_t>(s.data.classes)});
+  const auto all = detail::gather_step(comm, detail::Step::shard,
+                                       {static_cast<std::int64_t>(s.total_rows),
+                                        static_cast<std::int64_t>(s.data.X.shape(1)),
+                                        static_cast<std::int64_t>(s.data.classes)});
   int classes = 0;
   for (std::size_t r = 0; r < all.size(); ++r) {
     if (all[r][0] != all[0][0] || all[r][1] != all[0][1]) {
@@ -41,6 +51,28 @@ void finish_shard(Shard& s, Communicator& comm, const std::string& what) {
 
 }  // namespace
 
+namespace detail {
+
+std::vector<std::vector<std::int64_t>> gather_step(Communicator& comm, Step step,
+                                                   const std::vector<std::int64_t>& mine) {
+  std::vector<std::int64_t> tagged{static_cast<std::int64_t>(step)};
+  tagged.insert(tagged.end(), mine.begin(), mine.end());
+  auto all = comm.allgather(tagged);
+  auto tag = [&](std::size_t r) { return all[r].empty() ? std::int64_t{0} : all[r][0]; };
+  // This rank's own message is among them: when all tags are rank 0's, all are at `step`.
+  for (std::size_t r = 1; r < all.size(); ++r) {
+    if (tag(r) == tag(0)) continue;
+    // Every rank holds the same messages, so every rank throws this same error.
+    throw DistributedError("the ranks are out of step: rank " + std::to_string(r) + " is at " +
+                           step_name(tag(r)) + ", rank 0 at " + step_name(tag(0)) +
+                           " (were they started with the same program and flags?)");
+  }
+  for (auto& message : all) message.erase(message.begin());
+  return all;
+}
+
+}  // namespace detail
+
 void agree(Communicator& comm, const std::function<void()>& fn) {
   std::string error;
   try {
@@ -53,7 +85,7 @@ void agree(Communicator& comm, const std::function<void()>& fn) {
   } catch (...) {
     error = "an exception that is not a std::exception";
   }
-  const auto all = comm.allgather(pack(error));
+  const auto all = detail::gather_step(comm, detail::Step::agree, pack(error));
   for (std::size_t r = 0; r < all.size(); ++r) {
     if (!all[r].empty()) throw DistributedError("rank " + std::to_string(r) + ": " + unpack(all[r]));
   }

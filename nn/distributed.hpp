@@ -73,6 +73,24 @@ class DistributedError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+namespace detail {
+
+/// The setup steps whose all-gathers carry a tag, so that ranks that meet at different steps (a
+/// program whose ranks went different ways) notice it instead of reading each other's messages.
+enum class Step : std::int64_t {
+  agree = 0x4e4e5401,  ///< nn::agree's error messages
+  shard,               ///< the rows and columns each rank read (load_csv_shard, load_npy_shard)
+  train_setup,         ///< nn::train's check that the ranks agree on model, data and options
+};
+
+/// comm.allgather(mine) with `step`'s tag in front, removed from the result. If any rank was at
+/// another step (its tag differs, or its message has none), every rank sees it and throws the
+/// same DistributedError: "the ranks are out of step: rank r is at …, rank 0 at …".
+std::vector<std::vector<std::int64_t>> gather_step(Communicator& comm, Step step,
+                                                   const std::vector<std::int64_t>& mine);
+
+}  // namespace detail
+
 /// Runs fn on every rank; if it throws on any, every rank throws DistributedError with the message
 /// of the lowest failing rank, prefixed by "rank r: ". Makes a local failure (a file one rank
 /// cannot read) a collective one instead of leaving the other ranks waiting.

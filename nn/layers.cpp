@@ -8,6 +8,7 @@
 #include <xtensor/xview.hpp>
 
 #include "nn/random.hpp"
+#include "nn/text.hpp"
 
 namespace nn {
 
@@ -34,18 +35,27 @@ Activation parse_activation(const std::string& name) {
   for (Activation a : {Activation::tanh, Activation::sigmoid, Activation::relu}) {
     if (name == to_string(a)) return a;
   }
-  throw std::invalid_argument("unknown activation '" + name + "' (expected tanh, sigmoid or relu)");
+  throw std::invalid_argument("unknown activation " + quote(name) + " (expected tanh, sigmoid or relu)");
 }
 
+namespace {
+
+// The blog's W = randn(in, out) / √in, after refusing sizes that are 0 or cannot be held.
 template <class T>
-BasicDense<T>::BasicDense(std::size_t in, std::size_t out, std::uint64_t seed)
-    : W(xt::cast<T>(Rng(seed).randn(in, out) / std::sqrt(static_cast<double>(in))), "W"),
-      b(xt::zeros<T>({std::size_t{1}, out}), "b") {
+BasicMatrix<T> initial_weights(std::size_t in, std::size_t out, std::uint64_t seed) {
   if (in == 0 || out == 0) {
     throw std::invalid_argument("Dense: sizes must be positive, got " + std::to_string(in) +
                                 " -> " + std::to_string(out));
   }
+  autograd::checked_size<T>("Dense", in, out);
+  return xt::cast<T>(Rng(seed).randn(in, out, "Dense") / std::sqrt(static_cast<double>(in)));
 }
+
+}  // namespace
+
+template <class T>
+BasicDense<T>::BasicDense(std::size_t in, std::size_t out, std::uint64_t seed)
+    : W(initial_weights<T>(in, out, seed), "W"), b(xt::zeros<T>({std::size_t{1}, out}), "b") {}
 
 template <class T>
 BasicDense<T>::BasicDense(BasicMatrix<T> weights, BasicMatrix<T> bias)
@@ -187,8 +197,19 @@ void BasicMLP<T>::forward_in_parts(const Matrix& X, Use&& use) {
 }
 
 template <class T>
+void BasicMLP<T>::check_width(const char* who, const Matrix& X) const {
+  const std::size_t inputs = layers_.front().W.value.shape(0);
+  if (X.shape(1) != inputs) {
+    throw std::invalid_argument(std::string(who) + ": X has " + std::to_string(X.shape(1)) +
+                                " features per row, the network takes " + std::to_string(inputs) +
+                                " inputs");
+  }
+}
+
+template <class T>
 BasicMatrix<T> BasicMLP<T>::probabilities(const Matrix& X) {
-  BasicMatrix<T> out = BasicMatrix<T>::from_shape({X.shape(0), sizes().back()});
+  check_width("MLP::probabilities", X);
+  BasicMatrix<T> out = autograd::allocate_matrix<T>("MLP::probabilities", X.shape(0), sizes().back());
   forward_in_parts(X, [&](std::size_t first, const Var& logits) {
     const BasicMatrix<T>& p = autograd::softmax(logits).value();
     xt::view(out, xt::range(first, first + p.shape(0)), xt::all()) = p;
@@ -198,6 +219,7 @@ BasicMatrix<T> BasicMLP<T>::probabilities(const Matrix& X) {
 
 template <class T>
 Labels BasicMLP<T>::predict(const Matrix& X) {
+  check_width("MLP::predict", X);
   Labels out(X.shape(0));
   forward_in_parts(X, [&](std::size_t first, const Var& z) {
     const BasicMatrix<T>& logits = z.value();

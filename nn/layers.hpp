@@ -105,6 +105,8 @@ class BasicMLP {
 
   /// Row-wise softmax of the logits: each row's class probabilities [rows x classes].
   ///
+  /// X must have the network's input width (std::invalid_argument naming both otherwise).
+  ///
   /// Evaluated on a tape of its own without recording for backward, a part of X's rows at a time
   /// so that memory stays bounded (about 32 MB of activations) for any number of rows. X is float64
   /// data; a float32 model rounds each part to float32.
@@ -135,6 +137,7 @@ class BasicMLP {
 
  private:
   std::size_t rows_per_pass() const;
+  void check_width(const char* who, const Matrix& X) const;
   template <class Use>
   void forward_in_parts(const Matrix& X, Use&& use);
 

@@ -21,6 +21,7 @@
 #include "autograd/durable.hpp"
 #include "data.hpp"
 #include "loader_support.hpp"
+#include "text.hpp"
 
 namespace nn {
 
@@ -84,10 +85,10 @@ std::string header_value(const std::string& header, const std::string& key) {
   return std::string(trim(value));
 }
 
-// A header quoted in a message: a broken file can have a header of any length.
+// A header quoted in a message: a broken file can have a header of any length and any bytes.
+// Long enough for the whole of a header numpy writes for a 2-D array.
 std::string header_excerpt(std::string_view header) {
-  const std::string_view text = trim(header.substr(0, header.find_last_not_of('\n') + 1));
-  return text.size() <= 200 ? std::string(text) : std::string(text.substr(0, 200)) + "...";
+  return quote(trim(header.substr(0, header.find_last_not_of('\n') + 1)), 128);
 }
 
 // Reads and checks the header; read_npy_data then reads the elements it describes. xt::load_npy is
@@ -196,14 +197,14 @@ NpyHeader read_npy_header(const std::string& path) {
   overflow = overflow || (item != 0 && h.count > max / item);
   const std::size_t have = file_size - h.data_offset;
   if (item != 0 && overflow) {
-    throw std::runtime_error(path + ": shape " + shape_text(h.shape) + " of '" + h.descr +
-                             "' is too large for any file; the file has " + std::to_string(have) +
+    throw std::runtime_error(path + ": shape " + shape_text(h.shape) + " of " + quote(h.descr) +
+                             " is too large for any file; the file has " + std::to_string(have) +
                              " data bytes");
   }
   const std::size_t data_bytes = h.count * item;
   if (item != 0 && have < data_bytes) {
-    throw std::runtime_error(path + ": truncated: shape " + shape_text(h.shape) + " of '" +
-                             h.descr + "' needs " + std::to_string(data_bytes) +
+    throw std::runtime_error(path + ": truncated: shape " + shape_text(h.shape) + " of " +
+                             quote(h.descr) + " needs " + std::to_string(data_bytes) +
                              " data bytes, the file has " + std::to_string(have));
   }
   return h;
@@ -295,8 +296,8 @@ autograd::BasicMatrix<T> load_npy_matrix(const std::string& path, std::string* d
   const bool f8 = h.descr == native_descr('f', 8);
   const bool f4 = h.descr == native_descr('f', 4);
   if (!(f8 || f4) || h.shape.size() != 2) {
-    throw std::runtime_error(path + ": expected a 2-D float64 or float32 array, got dtype '" +
-                             h.descr + "' and shape " + shape_text(h.shape));
+    throw std::runtime_error(path + ": expected a 2-D float64 or float32 array, got dtype " +
+                             quote(h.descr) + " and shape " + shape_text(h.shape));
   }
   if (dtype != nullptr) *dtype = f8 ? "float64" : "float32";
   return f8 ? read_matrix_as<T, double>(path, h) : read_matrix_as<T, float>(path, h);
@@ -313,16 +314,16 @@ Dataset load_npy_rows(const std::string& x_path, const std::string& y_path, std:
                       std::size_t last, std::size_t* total_rows) {
   const NpyHeader xh = read_npy_header(x_path);
   if (xh.descr != native_descr('f', 8) || xh.shape.size() != 2) {
-    throw std::runtime_error(x_path + ": expected 2-D float64 features, got dtype '" + xh.descr +
-                             "' and shape " + shape_text(xh.shape));
+    throw std::runtime_error(x_path + ": expected 2-D float64 features, got dtype " + quote(xh.descr) +
+                             " and shape " + shape_text(xh.shape));
   }
   const NpyHeader yh = read_npy_header(y_path);
   const bool is_i8 = yh.descr == native_descr('i', 8);
   const bool is_i4 = yh.descr == native_descr('i', 4);
   if (!(is_i8 || is_i4) || yh.shape.size() != 1) {
     throw std::runtime_error(y_path +
-                             ": expected 1-D integer labels (int64 or int32), got dtype '" +
-                             yh.descr + "' and shape " + shape_text(yh.shape));
+                             ": expected 1-D integer labels (int64 or int32), got dtype " +
+                             quote(yh.descr) + " and shape " + shape_text(yh.shape));
   }
   if (xh.shape[0] != yh.shape[0]) {
     throw std::runtime_error("X and y disagree: '" + x_path + "' has " +
@@ -397,9 +398,9 @@ const Dtype& find_dtype(const std::string& path, const std::string& descr) {
       if (d.size == 1 || descr[0] == native) return d;
       if (descr[0] == '|') break;
       const auto order = [](char c) { return c == '<' ? "little-endian" : "big-endian"; };
-      throw std::runtime_error(path + ": dtype '" + descr + "' is " + order(descr[0]) + ": only " +
-                               order(native) + " files are read (numpy: a.astype('" + native +
-                               descr.substr(1) + "'))");
+      throw std::runtime_error(path + ": dtype " + quote(descr) + " is " + order(descr[0]) +
+                               ": only " + order(native) + " files are read (numpy: a.astype('" +
+                               native + descr.substr(1) + "'))");
     }
   }
   std::string expected;
@@ -407,7 +408,7 @@ const Dtype& find_dtype(const std::string& path, const std::string& descr) {
     expected += std::string(expected.empty() ? "" : ", ") + d.name + " '" +
                 (d.size == 1 ? '|' : native) + d.kind + std::to_string(d.size) + "'";
   }
-  throw std::runtime_error(path + ": dtype '" + descr + "' is not supported: expected one of " +
+  throw std::runtime_error(path + ": dtype " + quote(descr) + " is not supported: expected one of " +
                            expected);
 }
 
@@ -600,8 +601,8 @@ void check_strides(const std::string& path, const NpyHeader& h, const Dtype& d) 
   std::size_t product = d.size;
   for (std::size_t dim : h.shape) {
     if (dim != 0 && product > std::numeric_limits<std::size_t>::max() / dim) {
-      throw std::runtime_error(path + ": shape " + shape_text(h.shape) + " of '" + h.descr +
-                               "' is too large: its dimensions other than 0 multiply past the "
+      throw std::runtime_error(path + ": shape " + shape_text(h.shape) + " of " + quote(h.descr) +
+                               " is too large: its dimensions other than 0 multiply past the "
                                "largest size");
     }
     if (dim != 0) product *= dim;

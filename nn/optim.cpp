@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <stdexcept>
+#include <string>
 
 #include <xtensor/xmath.hpp>
 
@@ -37,12 +38,51 @@ Schedule::Kind parse_schedule(const std::string& name) {
                               "' (expected constant, step, exponential or inverse_time)");
 }
 
+namespace {
+
+// "parameter 'W'", or "parameter 2" (its place in the optimiser's list) when it has no name.
+template <class T>
+std::string parameter_name(const autograd::BasicParameter<T>& p, std::size_t i) {
+  return p.name.empty() ? "parameter " + std::to_string(i) : "parameter '" + p.name + "'";
+}
+
+template <class T>
+[[noreturn, gnu::noinline, gnu::cold]] void step_error(const char* optimiser,
+                                                       const autograd::BasicParameter<T>& p,
+                                                       std::size_t i, const autograd::BasicMatrix<T>* state) {
+  if (state == nullptr) {
+    throw std::invalid_argument(std::string(optimiser) + ": " + parameter_name(p, i) + " is " +
+                                autograd::shape_str(p.value) + " but its gradient is " +
+                                autograd::shape_str(p.grad));
+  }
+  throw std::invalid_argument(std::string(optimiser) + ": " + parameter_name(p, i) + " is " +
+                              autograd::shape_str(p.value) + " but the state kept for it is " +
+                              autograd::shape_str(*state) +
+                              " (it changed shape after the optimiser was made: make a new one)");
+}
+
+// Before any parameter is updated, so that a refused step changes nothing: every gradient, and the
+// optimiser's state for it (`state`, one matrix per parameter, or null), has the value's shape.
+// Without this xtensor would broadcast a [1 x 1] gradient silently or fail without shapes.
+template <class T>
+void check_step(const char* optimiser, const std::vector<autograd::BasicParamRef<T>>& params,
+                const std::vector<autograd::BasicMatrix<T>>* state) {
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const autograd::BasicParameter<T>& p = *params[i];
+    if (p.grad.shape() != p.value.shape()) step_error<T>(optimiser, p, i, nullptr);
+    if (state != nullptr && (*state)[i].shape() != p.value.shape()) step_error<T>(optimiser, p, i, &(*state)[i]);
+  }
+}
+
+}  // namespace
+
 template <class T>
 BasicOptimizer<T>::BasicOptimizer(std::vector<autograd::BasicParameter<T>*> params)
     : params_(params.begin(), params.end()) {}
 
 template <class T>
 void BasicGradientDescent<T>::step(double rate) {
+  check_step<T>("GradientDescent", this->params_, nullptr);
   const T r = static_cast<T>(rate);
   for (const autograd::BasicParamRef<T>& p : this->params_) xt::noalias(p->value) -= r * p->grad;
 }
@@ -57,6 +97,7 @@ BasicMomentum<T>::BasicMomentum(std::vector<autograd::BasicParameter<T>*> params
 
 template <class T>
 void BasicMomentum<T>::step(double rate) {
+  check_step<T>("Momentum", this->params_, &velocity_);
   const T r = static_cast<T>(rate);
   for (std::size_t i = 0; i < this->params_.size(); ++i) {
     autograd::BasicMatrix<T>& v = velocity_[i];
@@ -77,6 +118,7 @@ BasicAdam<T>::BasicAdam(std::vector<autograd::BasicParameter<T>*> params, double
 
 template <class T>
 void BasicAdam<T>::step(double rate) {
+  check_step<T>("Adam", this->params_, &m_);  // m_ and v_ always share their shapes
   ++t_;
   const T c1 = static_cast<T>(1.0 - std::pow(beta1_, static_cast<double>(t_)));
   const T c2 = static_cast<T>(1.0 - std::pow(beta2_, static_cast<double>(t_)));

@@ -45,7 +45,9 @@ class BasicOptimizer {
   explicit BasicOptimizer(std::vector<autograd::BasicParameter<T>*> params);
   virtual ~BasicOptimizer() = default;  ///< Virtual: optimisers are used through this base.
   /// One update of every parameter from its grad with this step size (rounded to T). Throws
-  /// std::logic_error if a parameter was destroyed.
+  /// std::logic_error if a parameter was destroyed, and std::invalid_argument naming the optimiser,
+  /// the parameter and both shapes if a gradient (or the state kept for a parameter) does not
+  /// have its value's shape; a refused step changes no parameter.
   virtual void step(double rate) = 0;  // rate is rounded to T
 
  protected:

@@ -90,9 +90,10 @@ class Rng {
     return order;
   }
 
-  /// rows x cols standard normal values, filled row by row.
-  autograd::Matrix randn(std::size_t rows, std::size_t cols) {
-    autograd::Matrix m = autograd::Matrix::from_shape({rows, cols});
+  /// rows x cols standard normal values, filled row by row. A shape that cannot be held is refused
+  /// with std::invalid_argument naming op (autograd::allocate_matrix), the caller if it says so.
+  autograd::Matrix randn(std::size_t rows, std::size_t cols, const char* op = "Rng::randn") {
+    autograd::Matrix m = autograd::allocate_matrix<double>(op, rows, cols);
     for (double& x : m) {
       x = normal();
     }

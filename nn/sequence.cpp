@@ -18,6 +18,15 @@ BasicMatrix<T> scaled_randn(Rng& rng, std::size_t rows, std::size_t cols) {
   return xt::cast<T>(rng.randn(rows, cols) / std::sqrt(static_cast<double>(rows)));
 }
 
+// Zeros [rows x cols] for a layer's parameter, its shape checked (autograd::allocate_matrix) so
+// that sizes which cannot be held are refused naming the layer.
+template <class T>
+BasicMatrix<T> zeros(const char* who, std::size_t rows, std::size_t cols) {
+  BasicMatrix<T> m = allocate_matrix<T>(who, rows, cols);
+  m.fill(T(0));
+  return m;
+}
+
 void check_sizes(const char* who, std::size_t a, std::size_t b) {
   if (a == 0 || b == 0) {
     throw std::invalid_argument(std::string(who) + ": sizes must be positive, got " +
@@ -25,22 +34,34 @@ void check_sizes(const char* who, std::size_t a, std::size_t b) {
   }
 }
 
+// An embedding's N(0, 1) table, after refusing sizes that are 0 or cannot be held.
+template <class T>
+BasicMatrix<T> random_table(std::size_t count, std::size_t dim, std::uint64_t seed) {
+  check_sizes("Embedding", count, dim);
+  return xt::cast<T>(Rng(seed).randn(count, dim, "Embedding"));
+}
+
+// dim, once the block's widest weights [d x 4d] are known to fit: a refusal names the block.
+template <class T>
+std::size_t block_size(std::size_t dim) {
+  checked_size<T>("TransformerBlock", dim, checked_size<T>("TransformerBlock", 4, dim));
+  return dim;
+}
+
 }  // namespace
 
 template <class T>
 BasicEmbedding<T>::BasicEmbedding(std::size_t count, std::size_t dim, std::uint64_t seed)
-    : table(xt::cast<T>(Rng(seed).randn(count, dim)), "embedding") {
-  check_sizes("Embedding", count, dim);
-}
+    : table(random_table<T>(count, dim, seed), "embedding") {}
 
 template <class T>
 BasicVar<T> BasicEmbedding<T>::operator()(Tape& tape, const Labels& ids) { return gather_rows(tape.param(table), ids); }
 
 template <class T>
 BasicRNNCell<T>::BasicRNNCell(std::size_t in, std::size_t hidden, std::uint64_t seed)
-    : U(xt::zeros<T>({in, hidden}), "rnn.U"),
-      W(xt::zeros<T>({hidden, hidden}), "rnn.W"),
-      b(xt::zeros<T>({std::size_t{1}, hidden}), "rnn.b") {
+    : U(zeros<T>("RNNCell", in, hidden), "rnn.U"),
+      W(zeros<T>("RNNCell", hidden, hidden), "rnn.W"),
+      b(zeros<T>("RNNCell", 1, hidden), "rnn.b") {
   check_sizes("RNNCell", in, hidden);
   Rng rng(seed);
   U.value = scaled_randn<T>(rng, in, hidden);
@@ -54,10 +75,10 @@ BasicVar<T> BasicRNNCell<T>::operator()(Tape& tape, const Var& x, const Var& s) 
 
 template <class T>
 BasicGRUCell<T>::BasicGRUCell(std::size_t in, std::size_t hidden, std::uint64_t seed)
-    : Wx(xt::zeros<T>({in, 3 * hidden}), "gru.Wx"),
-      Urz(xt::zeros<T>({hidden, 2 * hidden}), "gru.Urz"),
-      Uh(xt::zeros<T>({hidden, hidden}), "gru.Uh"),
-      b(xt::zeros<T>({std::size_t{1}, 3 * hidden}), "gru.b") {
+    : Wx(zeros<T>("GRUCell", in, checked_size<T>("GRUCell", hidden, 3)), "gru.Wx"),
+      Urz(zeros<T>("GRUCell", hidden, 2 * hidden), "gru.Urz"),  // 2H < 3H, which fits
+      Uh(zeros<T>("GRUCell", hidden, hidden), "gru.Uh"),
+      b(zeros<T>("GRUCell", 1, 3 * hidden), "gru.b") {
   check_sizes("GRUCell", in, hidden);
   Rng rng(seed);
   Wx.value = scaled_randn<T>(rng, in, 3 * hidden);
@@ -79,8 +100,9 @@ BasicVar<T> BasicGRUCell<T>::operator()(Tape& tape, const Var& x, const Var& h) 
 template <class T>
 BasicMatrix<T> causal_mask(const std::vector<std::size_t>& lengths) {
   std::size_t n = 0;
-  for (std::size_t len : lengths) n += len;
-  BasicMatrix<T> mask = xt::full_like(BasicMatrix<T>::from_shape({n, n}), T(-1e9));
+  for (std::size_t len : lengths) n = checked_sum("causal_mask", n, len);
+  BasicMatrix<T> mask = allocate_matrix<T>("causal_mask", n, n);
+  mask.fill(T(-1e9));
   std::size_t start = 0;
   for (std::size_t len : lengths) {
     for (std::size_t i = 0; i < len; ++i) {
@@ -94,10 +116,10 @@ BasicMatrix<T> causal_mask(const std::vector<std::size_t>& lengths) {
 template <class T>
 BasicSelfAttention<T>::BasicSelfAttention(std::size_t dim, std::size_t heads_, std::uint64_t seed)
     : heads(heads_),
-      Wq(xt::zeros<T>({dim, dim}), "attention.Wq"),
-      Wk(xt::zeros<T>({dim, dim}), "attention.Wk"),
-      Wv(xt::zeros<T>({dim, dim}), "attention.Wv"),
-      Wo(xt::zeros<T>({dim, dim}), "attention.Wo") {
+      Wq(zeros<T>("SelfAttention", dim, dim), "attention.Wq"),
+      Wk(zeros<T>("SelfAttention", dim, dim), "attention.Wk"),
+      Wv(zeros<T>("SelfAttention", dim, dim), "attention.Wv"),
+      Wo(zeros<T>("SelfAttention", dim, dim), "attention.Wo") {
   check_sizes("SelfAttention", dim, heads);
   if (dim % heads != 0) {
     throw std::invalid_argument("SelfAttention: " + std::to_string(heads) +
@@ -123,7 +145,7 @@ BasicVar<T> BasicSelfAttention<T>::operator()(Tape& tape, const Var& x, const Va
 
 template <class T>
 BasicTransformerBlock<T>::BasicTransformerBlock(std::size_t dim, std::size_t heads, std::uint64_t seed)
-    : attention(dim, heads, Rng(seed).bits()),
+    : attention(block_size<T>(dim), heads, Rng(seed).bits()),
       up(dim, 4 * dim, Rng(seed + 1).bits()),
       down(4 * dim, dim, Rng(seed + 2).bits()) {}
 

@@ -31,6 +31,36 @@ void check_finite(double loss, std::size_t pass, double rate, bool every_rank = 
   throw std::runtime_error(text);
 }
 
+// A rate is a finite number ≥ 0 (0 leaves the weights as they are): a negative one climbs the
+// loss, and NaN or inf fill the weights with NaN.
+bool valid_rate(double rate) { return std::isfinite(rate) && rate >= 0.0; }
+
+// Before the first step: the schedule's base and, where it is used, its decay give valid rates.
+void check_schedule(const Schedule& s) {
+  char text[200];
+  if (!valid_rate(s.base)) {
+    std::snprintf(text, sizeof text, "train: the learning rate must be a finite number >= 0, got rate %g",
+                  s.base);
+    throw std::invalid_argument(text);
+  }
+  if (s.kind != Schedule::Kind::constant && !(std::isfinite(s.decay) && s.decay >= 0.0)) {
+    std::snprintf(text, sizeof text,
+                  "train: the %s schedule's decay must be a finite number >= 0, got decay %g",
+                  to_string(s.kind).c_str(), s.decay);
+    throw std::invalid_argument(text);
+  }
+}
+
+// At each step: a valid schedule can still overflow (an exponential one with a large decay).
+void check_rate(double rate, std::size_t step) {
+  if (valid_rate(rate)) return;
+  char text[160];
+  std::snprintf(text, sizeof text,
+                "train: the schedule gives rate %g at step %zu; a rate must be a finite number >= 0",
+                rate, step);
+  throw std::invalid_argument(text);
+}
+
 }  // namespace
 
 namespace {
@@ -76,6 +106,7 @@ std::vector<Progress> train(BasicMLP<T>& model, const Dataset& data, const Train
                             const std::function<void(const Progress&)>& on_log) {
   using M = BasicMatrix<T>;
   check_dataset(data, "train");
+  check_schedule(options.schedule);
   const std::size_t n = data.y.size();
   const std::size_t batch = options.batch_size == 0 ? n : std::min(options.batch_size, n);
   const auto start = std::chrono::steady_clock::now();
@@ -115,7 +146,8 @@ std::vector<Progress> train(BasicMLP<T>& model, const Dataset& data, const Train
           classification_loss(model(tape, tape.constant(*X)), *y, weights, options.loss);
       check_finite(static_cast<double>(loss.value()(0, 0)), pass, rate);
       tape.backward(loss);
-      rate = options.schedule.rate(step++);
+      rate = options.schedule.rate(step);
+      check_rate(rate, step++);
       optimizer->step(rate);
     }
     const bool last = options.log_last && pass + 1 == options.passes;
@@ -175,7 +207,7 @@ void check_agreement(BasicMLP<T>& model, const Shard& data, const TrainOptions& 
   const std::vector<std::string> mine = training_setup(model, data, o);
   std::string text;
   for (const auto& line : mine) text += line + "\n";
-  const auto all = comm.allgather({text.begin(), text.end()});
+  const auto all = detail::gather_step(comm, detail::Step::train_setup, {text.begin(), text.end()});
   auto split = [](const std::vector<std::int64_t>& codes) {
     std::vector<std::string> lines(1);
     for (std::int64_t c : codes) {
@@ -221,6 +253,7 @@ std::vector<Progress> train(BasicMLP<T>& model, const Shard& shard, const TrainO
   using M = BasicMatrix<T>;
   const Dataset& data = shard.data;
   check_agreement(model, shard, options, comm);
+  check_schedule(options.schedule);  // the ranks agree on it: all refuse alike
   agree(comm, [&] {
     if (shard.rows.size() != data.y.size()) {
       throw std::invalid_argument("train: the shard has " + std::to_string(data.y.size()) +
@@ -314,7 +347,8 @@ std::vector<Progress> train(BasicMLP<T>& model, const Shard& shard, const TrainO
         for (T& g : p->grad) g = mean ? buffer[at++] * scale : buffer[at++];
       }
       for (auto* w : weights) w->grad += reg * w->value;  // d/dW of reg · ½|W|²
-      rate = options.schedule.rate(step++);
+      rate = options.schedule.rate(step);
+      check_rate(rate, step++);
       optimizer->step(rate);
     }
     const bool last = options.log_last && pass + 1 == options.passes;

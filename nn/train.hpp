@@ -39,6 +39,8 @@ struct Progress {
 /// Trains model in place; on_log (optional) is called at each report. Returns the reports.
 ///
 /// Throws std::runtime_error naming the pass as soon as the loss is not finite (a diverged run).
+/// Throws std::invalid_argument before the first step if the schedule's rate (or a decay it uses)
+/// is negative, NaN or infinite, and naming the step if a later rate is.
 /// A float32 model (`BasicMLP<float>`) trains in float32 throughout: data.X is rounded to float32
 /// once, before the first pass, and the optimiser works in float32.
 template <class T>

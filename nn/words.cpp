@@ -1,11 +1,13 @@
 #include "words.hpp"
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <stdexcept>
 #include <unordered_set>
 
 #include "random.hpp"
+#include "text.hpp"
 
 namespace nn {
 
@@ -20,13 +22,22 @@ bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' |
 }  // namespace
 
 WordList load_words(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw std::runtime_error("'" + path + "' is a folder, not a word list");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error(path + ": cannot open the word list");
   WordList out;
   std::unordered_set<std::string> seen;
-  std::string line;
-  while (std::getline(in, line)) {
-    ++out.lines;
+  LineReader lines(in, max_word_line);
+  std::string_view line;
+  for (LineReader::Result got; (got = lines.next(line)) != LineReader::Result::end;) {
+    out.lines = lines.lines();
+    if (got == LineReader::Result::too_long) {
+      throw std::runtime_error(path + ": line " + std::to_string(out.lines) + " is longer than " +
+                               std::to_string(max_word_line) + " bytes: not a word list (one word per line)");
+    }
     if (line.find('\0') != std::string::npos) {
       fail(path, out.lines, "a NUL byte: not a text file of words");
     }
@@ -34,9 +45,9 @@ WordList load_words(const std::string& path) {
     while (b < e && is_space(line[b])) ++b;
     while (e > b && is_space(line[e - 1])) --e;
     if (b == e) continue;
-    std::string word = line.substr(b, e - b);
+    std::string word(line.substr(b, e - b));
     for (char c : word) {
-      if (is_space(c)) fail(path, out.lines, "'" + word + "' is more than one word (one word per line)");
+      if (is_space(c)) fail(path, out.lines, quote(word) + " is more than one word (one word per line)");
     }
     bool letters = true;
     for (char& c : word) {

@@ -22,14 +22,18 @@ struct WordList {
 
 /// The longest word load_words() accepts, in letters.
 inline constexpr std::size_t max_word_length = 64;
+/// The longest line load_words() reads, in bytes (without its '\n'): room for a word of
+/// max_word_length letters in any padding, while a file without line breaks is refused at once.
+inline constexpr std::size_t max_word_line = 4096;
 /// Reads a word list: one word per line, surrounding spaces, tabs and a CR ignored, blank lines
 /// skipped.
 ///
 /// Each word is lowercased (ASCII); one with any other character than a–z afterwards
 /// (an apostrophe as in "cat's", a digit, a hyphen, an accented letter) is skipped and counted,
 /// as is a repeat ("Bill" after "bill"). Throws std::runtime_error naming the file, and the 1-based
-/// line where it applies, if the file cannot be read, a line holds two words or a NUL byte (not a
-/// word list), a word is longer than max_word_length letters, or no word is left.
+/// line where it applies, if the file is a folder or cannot be read, a line is longer than
+/// max_word_line bytes (read no further) or holds two words or a NUL byte (not a word list), a
+/// word is longer than max_word_length letters, or no word is left. A line is quoted by nn::quote.
 WordList load_words(const std::string& path);
 
 /// The 27 symbols: id 0 is '.', ids 1..26 are 'a'..'z'.

@@ -54,6 +54,20 @@ grep -qF "(float32) from" <<<"$out" || fail "--load of a float32 model did not k
 [ "$(grep -o "held-out accuracy [0-9.]*%" <<<"$out")" = "$trained32" ] || fail "the loaded float32 model scores differently: $out"
 out=$("$moons" --samples 300 --load "$work/model32" --dtype float64 --out "$work/f32c" 2>&1) || fail "--load --dtype float64 exited non-zero: $out"
 grep -qF "converted from float32" <<<"$out" || fail "--load of a float32 model as float64 does not say it converted: $out"
+# --save over the --load folder in another precision would replace its weights: refused before
+# anything is written. In its own precision the model is saved back as it is; converted, to
+# another folder, and said so.
+cp -r "$work/model32" "$work/keep32"
+expect_error "--save '$work/./keep32/' is the --load folder, whose model is float32: --dtype float64 would replace" \
+  --samples 300 --load "$work/keep32" --dtype float64 --save "$work/./keep32/" --out "$work/f32d"
+cmp -s "$work/model32/layer0_W.npy" "$work/keep32/layer0_W.npy" && grep -qx "dtype float32" "$work/keep32/model.txt" \
+  || fail "a refused --load --dtype --save changed the float32 model"
+out=$("$moons" --samples 300 --load "$work/keep32" --save "$work/keep32" --out "$work/f32d" 2>&1) \
+  || fail "--load m --save m in the model's own precision exited non-zero: $out"
+out=$("$moons" --samples 300 --load "$work/keep32" --dtype float64 --save "$work/conv64" --out "$work/f32d" 2>&1) \
+  || fail "--load --dtype float64 --save elsewhere exited non-zero: $out"
+grep -qF "converted from float32" <<<"$out" && grep -qx "dtype float64" "$work/conv64/model.txt" \
+  || fail "a converted model saved elsewhere is not float64 or not said to be converted: $out"
 out=$("$moons" --dtype float32 --passes 300 --sweep 1 --out "$work/walk32" 2>&1) || fail "float32 walkthrough exited non-zero: $out"
 grep -qF "Loss after iteration 0: 0.4323" <<<"$out" || fail "float32 walkthrough does not print about the post's first loss: $out"
 expect_error "--dtype: 'float16' is not one of float64, float32" --dtype float16
@@ -131,6 +145,15 @@ expect_error "--sweep" --sweep 100000000 --passes 1
 expect_error "--samples" --samples 1
 expect_error "--samples" --classes 3 --samples 5
 expect_error "--samples" --samples 99999999999 --passes 1
+# Labels 0 and 99999 on 10 rows would make a network of 100000 outputs (trained in a moment, its
+# picture in minutes): classes beyond the rows are refused before training, naming the labels.
+awk 'BEGIN { print "x0,x1,label"; for (i = 0; i < 10; i++) printf "%d,%d,%d\n", i % 3, int(i / 3), (i % 2) * 99999 }' > "$work/gap.csv"
+expect_refused "gap.csv': labels 0, 99999 make 100000 classes (the largest label + 1) for 10 rows" \
+  --data "$work/gap.csv" --passes 10 --out "$work/gap"
+# Labels 1 and 2 (class 0 empty) are no such gap.
+awk 'BEGIN { print "x0,x1,label"; for (i = 0; i < 10; i++) printf "%d,%d,%d\n", i % 3, int(i / 3), 1 + i % 2 }' > "$work/from1.csv"
+out=$("$moons" --data "$work/from1.csv" --passes 10 --log-every 0 --out "$work/from1" 2>&1) \
+  || fail "labels 1 and 2 were refused: $out"
 printf 'x0,x1,label\n0,0,0\n1,1,0\n0,1,0\n1,0,0\n0.5,0.5,0\n' > "$work/one-class.csv"
 expect_error "one-class.csv" --data "$work/one-class.csv" --hidden 3 --passes 10
 printf 'x0,x1,label\n0,0,1\n1,1,1\n0,1,1\n1,0,1\n0.5,0.5,1\n' > "$work/one-class1.csv"

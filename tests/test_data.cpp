@@ -407,17 +407,17 @@ TEST_CASE("load_csv errors name the file, the line and the problem", "[csv]") {
   SECTION("fractional label") {
     const std::string path = dir.write("frac.csv", "x0,x1,label\n1,2,0\n\n3,4,2.5\n");
     REQUIRE_THROWS_WITH(nn::load_csv(path),
-                        Contains(path + ": line 4: label 2.5 is not a non-negative integer"));
+                        Contains(path + ": line 4: label '2.5' is not a non-negative integer"));
   }
   SECTION("negative label") {
     const std::string path = dir.write("neg.csv", "1,2,-1\n");
     REQUIRE_THROWS_WITH(nn::load_csv(path),
-                        Contains("line 1: label -1 is not a non-negative integer"));
+                        Contains("line 1: label '-1' is not a non-negative integer"));
   }
   SECTION("a label above the largest allowed") {
     const std::string path = dir.write("big.csv", "x0,x1,label\n1,2,0\n3,4,1000000\n");
     REQUIRE_THROWS_WITH(nn::load_csv(path),
-                        Contains(path + ": line 3: label 1000000") && Contains("100000 classes"));
+                        Contains(path + ": line 3: label '1000000'") && Contains("100000 classes"));
   }
   SECTION("a long cell is quoted in part, control characters escaped") {
     const std::string cell = "\x01" + std::string(200, 'z');
@@ -428,6 +428,15 @@ TEST_CASE("load_csv errors name the file, the line and the problem", "[csv]") {
     CHECK(message.find('\x01') == std::string::npos);
     const std::string label_path = dir.write("longlabel.csv", "1,2,0\n1,2," + std::string(100, '7') + "\n");
     CHECK(error_of([&] { nn::load_csv(label_path); }).find(std::string(40, '7')) == std::string::npos);
+  }
+  SECTION("a line longer than max_csv_line, named by file and line, read no further") {
+    const std::string long_line = "1" + std::string(nn::max_csv_line - 3, ' ') + ",0";  // cells are trimmed
+    CHECK(nn::load_csv(dir.write("edge.csv", "1,0\n" + long_line + "\n")).y.size() == 2);
+    const std::string path = dir.write("over.csv", "1,0\n " + long_line + "\n1,0\n");
+    REQUIRE_THROWS_WITH(nn::load_csv(path), Contains(path + ": line 2 is longer than " +
+                                                     std::to_string(nn::max_csv_line) + " bytes"));
+    REQUIRE_THROWS_WITH(nn::load_csv("/dev/zero"),
+                        Contains("/dev/zero: line 1 is longer than " + std::to_string(nn::max_csv_line)));
   }
   SECTION("single column") {
     const std::string path = dir.write("one.csv", "1\n2\n");

@@ -174,3 +174,46 @@ TEST_CASE("agree: a failure becomes a DistributedError naming the rank") {
   REQUIRE_THROWS_WITH(nn::agree(one, [] { throw std::runtime_error("bad file"); }), "rank 0: bad file");
   REQUIRE_NOTHROW(nn::agree(one, [] {}));
 }
+
+// Rank 0 of two, whose other rank sent `other` to the all-gather.
+class TwoRanks final : public nn::Communicator {
+ public:
+  explicit TwoRanks(std::vector<std::int64_t> other) : other_(std::move(other)) {}
+  int rank() const override { return 0; }
+  int size() const override { return 2; }
+  void allreduce_sum(double*, std::size_t) override { FAIL("not collective here"); }
+  void allreduce_sum(float*, std::size_t) override { FAIL("not collective here"); }
+  void broadcast(double*, std::size_t, int) override { FAIL("not collective here"); }
+  void broadcast(float*, std::size_t, int) override { FAIL("not collective here"); }
+  std::vector<std::vector<std::int64_t>> allgather(const std::vector<std::int64_t>& mine) override {
+    return {mine, other_};
+  }
+
+ private:
+  std::vector<std::int64_t> other_;
+};
+
+TEST_CASE("gather_step: ranks at different steps stop with one error naming both steps",
+          "[distributed]") {
+  using nn::detail::Step;
+  const auto tag = [](Step s) { return static_cast<std::int64_t>(s); };
+  SECTION("the same step: the messages without their tags") {
+    TwoRanks comm({tag(Step::shard), 7, 8});
+    const auto all = nn::detail::gather_step(comm, Step::shard, {1, 2, 3});
+    REQUIRE(all == std::vector<std::vector<std::int64_t>>{{1, 2, 3}, {7, 8}});
+  }
+  SECTION("another step") {
+    TwoRanks comm({tag(Step::agree)});
+    REQUIRE_THROWS_WITH(nn::detail::gather_step(comm, Step::shard, {200, 2, 2}),
+                        Catch::StartsWith("the ranks are out of step: rank 1 is at nn::agree, "
+                                          "rank 0 at reading a shard"));
+  }
+  SECTION("an all-gather of another kind, or an empty one") {
+    for (const std::vector<std::int64_t>& other : {std::vector<std::int64_t>{}, {'p', 'r'}}) {
+      TwoRanks comm(other);
+      REQUIRE_THROWS_AS(nn::detail::gather_step(comm, Step::agree, {}), nn::DistributedError);
+      REQUIRE_THROWS_WITH(nn::detail::gather_step(comm, Step::agree, {}),
+                          Catch::Contains("rank 1 is at another collective step, rank 0 at nn::agree"));
+    }
+  }
+}

@@ -3,7 +3,8 @@
 //   test_mpi blog          the blog's network, its 200 points, full batch, passes 0..1000
 //   test_mpi adam          minibatches of 32 and Adam, 30 passes
 //   test_mpi tiny          2 rows only: with 3 ranks one rank has none
-//   test_mpi disagree-model | disagree-columns | fail-rank    (bad input; must exit non-zero)
+//   test_mpi disagree-model | disagree-columns | out-of-step | out-of-step-train | fail-rank
+//                          (bad input, ranks at different steps; must exit non-zero)
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
@@ -156,6 +157,30 @@ int run(nn::MpiCommunicator& comm, const std::string& mode) {
       wider.data.X = xt::zeros<double>({shard.data.X.shape(0), std::size_t{3}});
       shard = wider;
     }
+    nn::MLP model = blog_network(3);
+    nn::TrainOptions o;
+    o.passes = 10;
+    nn::train(model, shard, o, comm);
+    return 0;  // not reached
+  } else if (mode == "out-of-step") {
+    // Rank 0 reads the file while the others generate their points (a program whose ranks took
+    // different ways): the ranks meet at different steps and must all stop, not crash or wait.
+    nn::Shard shard;
+    if (rank == 0) {
+      shard = nn::load_csv_shard(csv, comm);
+    } else {
+      nn::agree(comm, [&] { shard = nn::shard_of(nn::make_moons(200, 0.2, 1), comm); });
+      nn::agree(comm, [] {});  // the next step of such a program (checking an output folder)
+    }
+    nn::MLP model = blog_network(3);
+    nn::TrainOptions o;
+    o.passes = 10;
+    nn::train(model, shard, o, comm);
+    return 0;  // not reached
+  } else if (mode == "out-of-step-train") {
+    // Rank 1 goes on to train while rank 0 is still at an agreement step.
+    const nn::Shard shard = nn::load_csv_shard(csv, comm);
+    if (rank == 0) nn::agree(comm, [] {});
     nn::MLP model = blog_network(3);
     nn::TrainOptions o;
     o.passes = 10;

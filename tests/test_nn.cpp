@@ -1,5 +1,7 @@
 // nn/: networks, the blog's loss, optimisers and training, model files.
+#include <cmath>
 #include <filesystem>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -266,6 +268,64 @@ TEST_CASE("an optimiser follows parameters that a growing vector moves", "[nn]")
   params[0].grad = Matrix{{1.0, 1.0}};
   gd->step(0.5);
   CHECK((params[0].value == Matrix{{0.5, 1.5}}));
+}
+
+TEST_CASE("optimisers refuse a gradient or state whose shape is not the parameter's", "[nn]") {
+  Parameter w(Matrix{{1.0, 2.0, 3.0}, {4.0, 5.0, 6.0}}, "w");
+  Parameter b(Matrix{{0.5, 0.5, 0.5}}, "b");
+  const Matrix w_before = w.value, b_before = b.value;
+  for (const std::string name : {"gd", "momentum", "adam"}) {
+    DYNAMIC_SECTION(name) {
+      auto opt = nn::make_optimizer(name, {&b, &w});
+      const std::string who = name == "gd" ? "GradientDescent" : name == "momentum" ? "Momentum" : "Adam";
+      SECTION("a [1 x 1] gradient, which would broadcast") { w.grad = Matrix{{1.0}}; }
+      SECTION("a transposed gradient") { w.grad = xt::ones<double>({3, 2}); }
+      CHECK_THAT(test_support::error_of([&] { opt->step(0.1); }),
+                 Contains(who) && Contains("'w'") && Contains("[2 x 3]") &&
+                     Contains(autograd::shape_str(w.grad)));
+      CHECK_THROWS_AS(opt->step(0.1), std::invalid_argument);
+      CHECK((w.value == w_before));  // a refused step changes no parameter, not even b
+      CHECK((b.value == b_before));
+    }
+  }
+  SECTION("a parameter given a new shape after its optimiser kept state for the old one") {
+    auto adam = nn::make_optimizer("adam", {&w});
+    w.value = xt::ones<double>({4, 4});
+    w.zero_grad();
+    CHECK_THAT(test_support::error_of([&] { adam->step(0.1); }),
+               Contains("Adam") && Contains("'w'") && Contains("[4 x 4]") && Contains("[2 x 3]"));
+  }
+}
+
+TEST_CASE("nn::train refuses a negative, infinite or NaN rate by name before training", "[nn]") {
+  const nn::Dataset data = nn::make_moons(50, 0.2, 1);
+  nn::MLP model({2, 3, 2}, nn::Activation::tanh, 1);
+  const Matrix before = model.layers()[0].W.value;
+  nn::TrainOptions options;
+  options.passes = 3;
+  options.log_every = 0;
+  std::string said;  // how the message gives the bad value
+  SECTION("negative") {
+    options.schedule.base = -0.01;
+    said = "rate -0.01";
+  }
+  SECTION("NaN") {
+    options.schedule.base = std::nan("");
+    said = "rate nan";
+  }
+  SECTION("infinite") {
+    options.schedule.base = HUGE_VAL;
+    said = "rate inf";
+  }
+  SECTION("a decay that makes later rates infinite, then negative") {
+    options.schedule.kind = nn::Schedule::Kind::inverse_time;
+    options.schedule.decay = -1.0;  // base / (1 − t): infinite at step 1, negative after
+    said = "decay -1";
+  }
+  const std::string message = test_support::error_of([&] { nn::train(model, data, options); });
+  CHECK_THAT(message, Contains("train: ") && Contains(said));
+  CHECK_THROWS_AS(nn::train(model, data, options), std::invalid_argument);
+  CHECK((model.layers()[0].W.value == before));  // refused before the first step
 }
 
 TEST_CASE("nn::train stops at the first non-finite loss", "[nn]") {

@@ -1,5 +1,11 @@
 // How the tape behaves across passes, and every error the engine raises.
 #include <cmath>
+#include <memory>
+#include <new>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -413,4 +419,88 @@ TEST_CASE("an op on a destroyed parameter's handle records nothing", "[errors]")
   const std::size_t size = t.size();
   CHECK_THAT(error_of([&] { tanh(v); }), Contains("destroyed"));
   CHECK(t.size() == size);
+}
+
+// A Tape belongs to one thread: another thread's use is refused, never a data race.
+TEST_CASE("a second thread recording on a tape is refused, naming the tape", "[errors][threads]") {
+  Parameter w(Matrix{{1.0, 2.0}}, "w");
+  Tape t;
+  const Var x = t.param(w);  // this thread records first: the tape is its own
+  std::string recording, differentiating, clearing;
+  std::thread other([&] {
+    recording = error_of([&] { (void)t.constant(Matrix{{1.0}}); });
+    differentiating = error_of([&] { t.backward(l2_penalty(x)); });
+    clearing = error_of([&] { t.clear(); });
+  });
+  other.join();
+  for (const std::string* message : {&recording, &differentiating, &clearing}) {
+    CHECK_THAT(*message, Contains("float64 tape") && Contains("another thread"));
+  }
+  CHECK(t.size() == 1);  // the other thread recorded nothing
+  t.backward(l2_penalty(x));  // the owner goes on
+  CHECK((w.grad == Matrix{{1.0, 2.0}}));
+
+  SECTION("cleared by its owner, it may be handed to another thread") {
+    t.clear();
+    std::string handed = "(not run)";
+    std::thread next([&] {
+      handed = error_of([&] { t.backward(l2_penalty(t.param(w))); });
+    });
+    next.join();
+    CHECK(handed == "(no error)");
+    CHECK((w.grad == Matrix{{2.0, 4.0}}));
+  }
+  SECTION("two threads training on one tape at once: one is refused, neither crashes") {
+    t.clear();
+    std::vector<std::string> errors(2);
+    std::vector<std::thread> threads;
+    for (std::size_t k = 0; k < 2; ++k) {
+      threads.emplace_back([&, k] {
+        errors[k] = error_of([&] {
+          for (int pass = 0; pass < 2000; ++pass) {
+            t.clear();
+            t.backward(l2_penalty(tanh(t.param(w))));
+          }
+        });
+      });
+    }
+    for (std::thread& th : threads) th.join();
+    // Each thread either finished its passes or was refused; not both can have finished while
+    // the other was recording, and whichever stopped says why.
+    const int refused = (errors[0] != "(no error)") + (errors[1] != "(no error)");
+    CHECK(refused >= 1);
+    for (const std::string& e : errors) {
+      if (e != "(no error)") CHECK_THAT(e, Contains("another thread"));
+    }
+  }
+}
+
+TEST_CASE("a NoGrad that outlives its tape does nothing when it ends", "[errors]") {
+  // Tapes made one after the other in the same storage: the guard of the first must not touch
+  // the second, which lives where the first did.
+  alignas(Tape) unsigned char storage[sizeof(Tape)];
+  alignas(Tape::NoGrad) unsigned char guard_storage[sizeof(Tape::NoGrad)];
+  Tape* first = new (storage) Tape;
+  auto* guard = new (guard_storage) Tape::NoGrad(*first);  // marks position 0, recording off
+  first->~Tape();
+  Tape* second = new (storage) Tape;
+  const Var a = second->constant(Matrix{{1.0}});
+  const Var b = tanh(a);
+  guard->~NoGrad();  // its tape is gone: it leaves the second tape alone
+  CHECK(second->size() == 2);
+  CHECK(second->recording());
+  CHECK(b.value()(0, 0) == std::tanh(1.0));
+  second->~Tape();
+}
+
+TEST_CASE("a NoGrad whose tape was freed ends without touching the freed memory", "[errors]") {
+  // What AddressSanitizer sees: the guard ends after its tape's heap memory was returned.
+  auto tape = std::make_unique<Tape>();
+  std::optional<Tape::NoGrad> guard;
+  guard.emplace(*tape);
+  CHECK_FALSE(tape->recording());
+  tape.reset();
+  guard.reset();
+  Tape next;  // the engine goes on as usual
+  CHECK(next.recording());
 }

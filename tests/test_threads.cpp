@@ -4,6 +4,8 @@
 // follows set_num_threads. These tests also run under ThreadSanitizer in CI (.ci/run).
 #include <atomic>
 #include <cstring>
+#include <filesystem>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -173,4 +175,35 @@ TEST_CASE("set_num_threads sets the engine's count and rejects counts below 1", 
   CHECK(num_threads() == 1);
   CHECK_THROWS_WITH(set_num_threads(0), Catch::Contains("at least 1, got 0"));
   CHECK(num_threads() == 1);
+}
+
+TEST_CASE("set_num_threads caps the count at max_threads", "[threads]") {
+  ThreadCount restore;
+  set_num_threads(10000);
+  CHECK(num_threads() == max_threads);
+  set_num_threads(max_threads + 1);
+  CHECK(num_threads() == max_threads);
+  set_num_threads(max_threads);
+  CHECK(num_threads() == max_threads);
+
+  set_num_threads(10000);
+  const auto process_threads = [] {
+    const std::filesystem::directory_iterator tasks("/proc/self/task"), end;
+    return static_cast<std::size_t>(std::distance(tasks, end));
+  };
+  if (std::filesystem::exists("/proc/self/task")) {  // Linux: count the threads the pool starts
+    const std::size_t before = process_threads();
+    std::atomic<std::size_t> runs{0};
+    detail::for_blocks(2110, [&](std::size_t) { runs.fetch_add(1); });  // a tanh over 2110 blocks
+    CHECK(runs.load() == 2110);
+    CHECK(process_threads() - before <= static_cast<std::size_t>(max_threads) - 1);
+  }
+  // More blocks than threads: the values are those of one thread, bit for bit.
+  nn::Rng rng(3);
+  const Matrix x = rng.randn(300, parallel_threshold);  // 300 blocks
+  Tape t;
+  const Matrix many = tanh(t.constant(x)).value();
+  set_num_threads(1);
+  const Matrix one = tanh(t.constant(x)).value();
+  CHECK(std::memcmp(many.data(), one.data(), one.size() * sizeof(double)) == 0);
 }

@@ -75,3 +75,36 @@ TEST_CASE("split_words is a seeded partition", "[words]") {
   CHECK_THAT(error_of([&] { nn::split_words(words, 1.0, 5); }), Contains("(0, 1)"));
   CHECK_THAT(error_of([&] { nn::split_words({"one"}, 0.5, 5); }), Contains("leave no training"));
 }
+
+TEST_CASE("load_words refuses a folder and lines past max_word_line by name", "[words]") {
+  TempDir dir;
+  SECTION("a folder") {
+    CHECK_THAT(error_of([&] { nn::load_words(dir.path().string()); }),
+               Contains("'" + dir.path().string() + "' is a folder, not a word list"));
+  }
+  SECTION("a line of max_word_line bytes is read; one byte more is refused, naming the line") {
+    const std::string padded = std::string(nn::max_word_line - 3, ' ') + "cat";
+    CHECK(nn::load_words(dir.write("edge.txt", "dog\n" + padded + "\n")).words ==
+          std::vector<std::string>{"dog", "cat"});
+    const std::string path = dir.write("over.txt", "dog\n " + padded + "\n");
+    CHECK_THAT(error_of([&] { nn::load_words(path); }),
+               Contains(path + ": line 2 is longer than " + std::to_string(nn::max_word_line) + " bytes"));
+  }
+  SECTION("an endless line") {
+    CHECK_THAT(error_of([&] { nn::load_words("/dev/zero"); }),
+               Contains("/dev/zero: line 1 is longer than " + std::to_string(nn::max_word_line) + " bytes"));
+  }
+}
+
+TEST_CASE("load_words quotes a bad line escaped and in part", "[words]") {
+  TempDir dir;
+  const std::string path = dir.write("escape.txt", "apple\n\x1b]0;pwned\x07 now\n");
+  const std::string message = error_of([&] { nn::load_words(path); });
+  CHECK_THAT(message, Contains("line 2: '\\x1b]0;pwned\\x07 now' is more than one word"));
+  CHECK(message.find('\x1b') == std::string::npos);
+  CHECK(message.find('\x07') == std::string::npos);
+  const std::string long_path = dir.write("long.txt", "a " + std::string(3000, 'b') + "\n");
+  const std::string long_message = error_of([&] { nn::load_words(long_path); });
+  CHECK_THAT(long_message, Contains("line 1: 'a bbb") && Contains("(3002 bytes) is more than one word"));
+  CHECK(long_message.size() < 300);
+}

@@ -10,7 +10,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <set>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -26,6 +25,7 @@
 #include "autograd/dot.hpp"
 #include "autograd/durable.hpp"
 #include "blog_data.hpp"
+#include "checks.hpp"
 #ifdef MOONS_WITH_MPI
 #include "distributed.hpp"
 #endif
@@ -34,14 +34,18 @@
 #include "nn/serialize.hpp"
 #include "nn/train.hpp"
 #include "options.hpp"
+#include "output.hpp"
 #include "text.hpp"
 #include "plot.hpp"
 
 namespace {
 
 using autograd::Matrix;
+using moons::folder_key;
 using moons::join;
+using moons::Output;
 using moons::percent;
+using moons::within;
 
 nn::Dataset blog_moons() {
   nn::Dataset d;
@@ -84,41 +88,6 @@ template <class T>
 plot::Predict predictor(nn::BasicMLP<T>& model) {
   return [&model](const Matrix& X) { return model.predict(X); };
 }
-
-// The output folder, created and checked writable before any training, so that a long run does
-// not end in an error.
-struct Output {
-  explicit Output(const std::string& folder) : dir(folder) {
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    if (ec || !std::filesystem::is_directory(dir)) {
-      throw std::runtime_error("--out: cannot create output folder '" + folder + "'" +
-                               (ec ? ": " + ec.message() : ""));
-    }
-    const std::string probe = (dir / (".moons-write-test-" + std::to_string(::getpid()))).string();
-    const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (fd < 0) {
-      throw std::runtime_error("--out: cannot write in output folder '" + folder +
-                               "': " + std::strerror(errno));
-    }
-    ::close(fd);
-    ::unlink(probe.c_str());
-  }
-  // Refuses, before any training, a picture's path that write() could not write (a folder there).
-  void check(const std::string& name) const {
-    try {
-      autograd::check_file_target((dir / name).string());
-    } catch (const std::runtime_error& e) {
-      throw std::runtime_error(std::string("--out: ") + e.what());
-    }
-  }
-  void write(const plot::Image& image, const std::string& name) const {
-    const std::string path = (dir / name).string();
-    plot::write_png(image, path);
-    std::cout << "  wrote " << path << "\n";
-  }
-  std::filesystem::path dir;
-};
 
 // Trains with progress lines like the post's ("Loss after iteration 0: 0.432387"), plus accuracy
 // and time; keeps every 100th pass for the loss curve.
@@ -348,49 +317,6 @@ int walkthrough(const moons::Options& o) {
   return 0;
 }
 
-// A path as one folder, for comparing two flags' folders: absolute, symbolic links resolved as far
-// as the path exists, no trailing separator.
-// (A path that cannot be resolved, such as /dev/stdout when it is a pipe, is taken as written.)
-std::filesystem::path folder_key(const std::string& path) {
-  std::error_code ec;
-  std::filesystem::path p = std::filesystem::absolute(path, ec).lexically_normal();
-  const std::filesystem::path resolved = std::filesystem::weakly_canonical(p, ec);
-  if (!ec) p = resolved;
-  if (!p.has_filename()) p = p.parent_path();
-  return p;
-}
-
-// True if `inner` is `outer` or inside it.
-bool within(const std::filesystem::path& inner, const std::filesystem::path& outer) {
-  auto i = inner.begin();
-  for (auto o = outer.begin(); o != outer.end(); ++o, ++i) {
-    if (i == inner.end() || *i != *o) return false;
-  }
-  return true;
-}
-
-// The network of --hidden for these data, within the limits on networks.
-template <class T>
-nn::BasicMLP<T> new_model(const moons::Options& o, const nn::Dataset& data,
-                          const std::string& data_name) {
-  std::vector<std::size_t> sizes{data.X.shape(1)};
-  sizes.insert(sizes.end(), o.hidden.begin(), o.hidden.end());
-  sizes.push_back(static_cast<std::size_t>(data.classes));
-  if (sizes.front() > nn::max_layer_size) {
-    throw std::runtime_error(data_name + ": " + std::to_string(sizes.front()) +
-                             " feature columns, more than the " +
-                             std::to_string(nn::max_layer_size) + " a network can take");
-  }
-  if (nn::parameter_count(sizes) > nn::max_parameters) {
-    throw std::runtime_error("--hidden " + join(o.hidden, ",") + ": a " + join(sizes, "-") +
-                             " network for " + data_name + " has " +
-                             std::to_string(nn::parameter_count(sizes)) +
-                             " parameters, more than the " + std::to_string(nn::max_parameters) +
-                             " allowed");
-  }
-  return nn::BasicMLP<T>(sizes, nn::parse_activation(o.activation), o.seed);
-}
-
 // A loaded model must take the data's features and give one output per class.
 template <class T>
 void check_fit(const nn::BasicMLP<T>& model, const nn::Dataset& data, const std::string& folder,
@@ -461,25 +387,18 @@ void say_recovered(const std::string& what) {
 // One model: the post's exercises (minibatches, schedules, activations, 3 classes, more layers).
 template <class T>
 int single_model(const moons::Options& o) {
-  if (!o.save.empty() && within(folder_key(o.out), folder_key(o.save))) {
-    throw std::runtime_error("--out and --save: the pictures' folder '" + o.out +
-                             "' would be the model folder '" + o.save + "' or inside it");
-  }
   const std::string data_name = o.data.empty() ? "the generated data" : "'" + o.data + "'";
   nn::Dataset data = !o.labels.empty() ? nn::load_npy(o.data, o.labels)
                      : !o.data.empty()   ? nn::load_csv(o.data)
                      : o.classes == 3    ? nn::make_spiral(o.samples / 3, 3, 0.2, o.seed)
                                          : nn::make_moons(o.samples, o.noise, o.seed);
   nn::check_dataset(data, o.data.empty() ? "data" : o.data);
-  // classes is the largest label + 1; a model needs at least two labels actually present to learn.
-  const std::set<int> present(data.y.begin(), data.y.end());
-  if (present.size() < 2) {
-    throw std::runtime_error(data_name + ": every row has label " + std::to_string(*present.begin()) +
-                             "; a classifier needs at least 2 classes");
-  }
+  const std::vector<std::size_t> sizes = moons::check_run(
+      o, autograd::dtype_name<T>(), {data_name, data.y.size(), data.X.shape(1), data.classes, {data.y.begin(), data.y.end()}});
 
-  nn::BasicMLP<T> model =
-      o.load.empty() ? new_model<T>(o, data, data_name) : nn::load_model<T>(o.load);
+  nn::BasicMLP<T> model = o.load.empty()
+                              ? nn::BasicMLP<T>(sizes, nn::parse_activation(o.activation), o.seed)
+                              : nn::load_model<T>(o.load);
   if (!o.load.empty()) check_fit(model, data, o.load, data_name);
   nn::SplitRows split;
   try {

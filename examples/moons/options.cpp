@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "cli.hpp"
+#include "nn/text.hpp"
 #include "nn/layers.hpp"
 
 namespace moons {
@@ -30,11 +31,11 @@ bool parse_sizes(const std::string& v, std::vector<std::size_t>& out) {
 std::string check_layer_sizes(const std::string& v) {
   std::vector<std::size_t> sizes;
   if (!parse_sizes(v, sizes)) {
-    return "'" + v + "' is not a comma-separated list of sizes >= 1, such as 3 or 10,10";
+    return nn::quote(v) + " is not a comma-separated list of sizes >= 1, such as 3 or 10,10";
   }
   for (std::size_t s : sizes) {
     if (s > nn::max_layer_size) {
-      return "'" + v + "' is not a list of sizes of at most " + std::to_string(nn::max_layer_size);
+      return nn::quote(v) + " is not a list of sizes of at most " + std::to_string(nn::max_layer_size);
     }
   }
   return {};
@@ -48,7 +49,7 @@ std::string check_hidden_sizes(const std::string& v) {
   std::vector<std::size_t> sizes;
   parse_sizes(v, sizes);
   if (nn::parameter_count(sizes) > nn::max_parameters) {
-    return "'" + v + "' gives " + std::to_string(nn::parameter_count(sizes)) +
+    return nn::quote(v) + " gives " + std::to_string(nn::parameter_count(sizes)) +
            " parameters, more than the " + std::to_string(nn::max_parameters) + " allowed";
   }
   return {};
@@ -116,7 +117,8 @@ void declare(CLI::App& app, Options& o, Texts& t) {
                 "a CSV file (feature columns, then an integer label; a header line, pandas' 0,1,… "
                 "header and its index column are recognised), or a .npy file of float64 features "
                 "[rows x features] together with --labels; labels 0 to 99999, at least 2 different "
-                "ones; the largest label + 1 is the number of classes")->group(data_group);
+                "ones; the largest label + 1 is the number of classes, at most the number of "
+                "rows")->group(data_group);
   cli::add_path(app, "--labels", o.labels, "FILE",
                 "a .npy file of integer labels, one per row of a .npy --data")->group(data_group);
   cli::add_open_real(app, "--test-fraction", o.test_fraction, 0.0, 1.0,
@@ -146,7 +148,7 @@ std::string first_given(const CLI::App& app, const std::vector<std::string>& fla
   for (const std::string& f : flags) {
     const CLI::Option* opt = app.get_option(f);
     if (opt->count() == 0) continue;
-    return opt->get_items_expected_max() == 0 ? f : f + " '" + cli::given(opt) + "'";
+    return opt->get_items_expected_max() == 0 ? f : f + " " + nn::quote(cli::given(opt));
   }
   return {};
 }
@@ -169,7 +171,12 @@ Options parse(const std::vector<std::string>& args) {
   if (cli::parse(app, args)) {  // --help: the other flags, perhaps half read, do not matter
     Options help;
     help.help = true;
+    help.given = {{"--help", ""}};
     return help;
+  }
+  for (const CLI::Option* opt : app.get_options()) {
+    if (opt->count() == 0) continue;
+    o.given.emplace_back(opt->get_name(), opt->get_items_expected_max() == 0 ? "" : cli::given(opt));
   }
   if (!t.hidden.empty()) parse_sizes(t.hidden, o.hidden);
   if (!t.sweep.empty()) parse_sizes(t.sweep, o.sweep);

@@ -2,6 +2,7 @@
 // The moons program's command line.
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nn/train.hpp"
@@ -44,6 +45,10 @@ struct Options {
   // "float64" or "float32"; empty when --dtype is not given: float64, except that --load keeps the
   // precision the model was saved in.
   std::string dtype;
+  // Every flag given, in the order of --help, as "--flag" and its value (the last one if given
+  // twice; "" for a switch such as --standardize). --help alone when it was given. Ranks under
+  // mpirun compare these.
+  std::vector<std::pair<std::string, std::string>> given;
 };
 
 /// The flags, checked: throws std::invalid_argument naming the flag and the value (an unknown

@@ -2,6 +2,7 @@
 // bigram count table to a block of causal self-attention, each written in plain op code
 // (models.cpp). Run with --help for the flags.
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -37,6 +38,42 @@ struct Result {
   std::vector<std::string> samples;
 };
 
+// Diverged training, stopped before its numbers fill the table: a loss that is not finite, or a
+// mean over `steps` steps above ten times ln 27 (33 nats per character), the loss of a uniform
+// guess over the 27 symbols. Every model starts between ln 27 and twice it; a mean ten times it
+// gives the right symbol less than 27^-10 of probability: the weights have blown up.
+class Divergence {
+ public:
+  static constexpr std::size_t steps = 10;
+  Divergence(std::string model, double rate) : model_(std::move(model)), rate_(rate) {}
+  void check(double loss, std::size_t step) {
+    if (!std::isfinite(loss)) fail("is not finite (" + number(loss) + ") at step " + std::to_string(step));
+    sum_ += loss;
+    if (step % steps != 0) return;
+    const double mean = sum_ / steps, limit = 10 * std::log(27.0);
+    sum_ = 0.0;
+    if (mean > limit) {
+      fail("diverged at step " + std::to_string(step) + ": its mean over steps " +
+           std::to_string(step - steps + 1) + "-" + std::to_string(step) + " is " + number(mean) +
+           " nats per character, above " + number(limit) + " (ten times ln 27, a uniform guess's)");
+    }
+  }
+
+ private:
+  static std::string number(double x) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.3g", x);
+    return text;
+  }
+  [[noreturn]] void fail(const std::string& what) const {
+    throw std::runtime_error(model_ + ": the training loss " + what + "; lower --rate (" +
+                             number(rate_) + ")");
+  }
+  std::string model_;
+  double rate_;
+  double sum_ = 0.0;
+};
+
 Result run(Model& model, const Words& held_out, const Options& o) {
   Result r;
   r.name = model.name();
@@ -57,10 +94,12 @@ Result run(Model& model, const Words& held_out, const Options& o) {
     const std::size_t window = o.log_every == 0 ? std::max<std::size_t>(1, o.steps / 20) : o.log_every;
     double window_sum = 0.0;
     std::size_t window_count = 0;
+    Divergence divergence(r.name, o.rate);
     for (std::size_t step = 0; step < o.steps; ++step) {
       tape.clear();
       for (Parameter* p : params) p->zero_grad();
       const Var loss = model.train_loss(tape, rng);
+      divergence.check(loss.value()(0, 0), step + 1);
       tape.backward(loss);
       adam.step(schedule.rate(step));
       window_sum += loss.value()(0, 0);
@@ -102,6 +141,22 @@ int run_all(const Options& o) {
   std::printf("%zu words from %s (%zu lines; %zu skipped for characters other than a-z, %zu repeats)\n",
               list.words.size(), o.words.c_str(), list.lines, list.skipped, list.duplicates);
   std::printf("%zu training words, %zu held out\n\n", train.size(), held_out.size());
+
+  // Every model's needs are checked before the first is trained.
+  const double gib = 1024.0 * 1024.0 * 1024.0;
+  for (const auto& name : o.models) {
+    check_data(name, train, o.sizes);
+    const double bytes = training_bytes(name, train, held_out, o.sizes);
+    if (bytes > o.max_memory * gib) {
+      char estimate[64];
+      std::snprintf(estimate, sizeof estimate, "%.3g GiB of memory (", bytes / gib);
+      char limit[64];
+      std::snprintf(limit, sizeof limit, "), above the %g GiB of --max-memory", o.max_memory);
+      throw std::invalid_argument(name + ": training would take about " + estimate +
+                                  size_flags(name, o.sizes) + limit +
+                                  "; lower these flags or raise --max-memory");
+    }
+  }
 
   std::vector<Result> results;
   for (const auto& name : o.models) {

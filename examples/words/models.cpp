@@ -1,5 +1,6 @@
 #include "models.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -136,6 +137,24 @@ class MLP : public Model {
   Labels X_, Y_;  // the training pairs: X_ holds k ids per pair
 };
 
+// The symbols of the words joined as the recurrent models read them: ".word.word.…word.".
+std::size_t stream_symbols(const Words& words) {
+  std::size_t n = 1;
+  for (const auto& w : words) n += w.size() + 1;
+  return n;
+}
+
+// A stream of `symbols` must give each of B segments T inputs, each with the symbol after it.
+void check_stream(const std::string& name, std::size_t symbols, std::size_t B, std::size_t T) {
+  if ((symbols - 1) / B < T) {
+    throw std::invalid_argument(name + ": the " + std::to_string(symbols) +
+                                " symbols of the training words are too few for --batch " +
+                                std::to_string(B) + " and --bptt " + std::to_string(T) + " (" +
+                                std::to_string(B) + " streams of " + std::to_string(T) +
+                                " steps need " + std::to_string(B * T + 1) + ")");
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // 3. and 4. Recurrent models: s_t = cell(x_t, s_{t−1}), logits_t = s_t·V + c, trained by truncated
 // back-propagation through time. The training words, shuffled each epoch, are joined into one
@@ -229,12 +248,8 @@ class Recurrent : public Model {
     Words order = train_;
     rng.shuffle(order);
     stream_ = join(order);
+    check_stream(name_, stream_.size(), B_, T_);
     segment_ = (stream_.size() - 1) / B_;
-    if (segment_ < T_) {
-      throw std::invalid_argument(name_ + ": " + std::to_string(stream_.size()) +
-                                  " training symbols are too few for " + std::to_string(B_) +
-                                  " streams of " + std::to_string(T_) + " steps");
-    }
     pos_ = 0;
     state_ = xt::zeros<double>({B_, cell_.hidden()});
   }
@@ -343,6 +358,72 @@ std::unique_ptr<Model> make_gru(const Words& train, const Sizes& s, std::uint64_
 }
 std::unique_ptr<Model> make_attention(const Words& train, const Sizes& s, std::uint64_t seed) {
   return std::make_unique<Attention>(train, s, seed);
+}
+
+// Elements counted by the code of each model above, per training step; V = 27 symbols. Against
+// the peak resident size of short runs of each model this estimate came within 15%.
+double training_bytes(const std::string& name, const Words& train, const Words& held, const Sizes& s) {
+  const double E = static_cast<double>(s.embedding), H = static_cast<double>(s.hidden);
+  const double k = static_cast<double>(s.context), B = static_cast<double>(s.batch);
+  const double T = static_cast<double>(s.bptt), d = static_cast<double>(s.width);
+  const double heads = static_cast<double>(s.heads), v = static_cast<double>(V);
+  const double symbols = static_cast<double>(stream_symbols(train));  // Σ (letters + 1), + 1
+  double parameters = 0.0, step = 0.0, held_out = 0.0, data = 0.0;  // elements; bytes of the ids
+  if (name == "mlp") {
+    // C [V x E], W1 [kE x H], b1, W2 [H x V], b2. One step of n = B·T contexts records the gathered
+    // rows [nk x E], their reshape [n x kE], the hidden layer's product, sum and tanh [n x H] each,
+    // the logits' product and sum and the softmax [n x V] each.
+    const double n = B * T;
+    parameters = v * E + k * E * H + H + H * v + v;
+    step = n * (2 * k * E + 3 * H + 3 * v);
+    data = symbols * (k + 1) * sizeof(int);  // every (k previous ids, next id) pair
+    // The held-out loss, in chunks of at most 4096 contexts: the same values, without gradients.
+    held_out = std::min(4096.0, static_cast<double>(stream_symbols(held)) - 1) * (2 * k * E + 3 * H + 3 * v);
+  } else if (name == "rnn" || name == "gru") {
+    // Per time step of B rows: the gathered embeddings [B x E] and the state times the reset mask
+    // [B x H]; the rnn's cell records two products, two sums and a tanh [B x H]; the gru's its
+    // gates: 25 values of [B x H] (3H wide: 2, 2H wide: 4, H wide: 11). Then the states
+    // concatenated [TB x H] and the head's product, sum and softmax [TB x V].
+    const double cell = name == "rnn" ? 5 * H : 25 * H;
+    const double cell_parameters = name == "rnn" ? E * H + H * H + H : E * 3 * H + 3 * H * H + 3 * H;
+    parameters = v * E + cell_parameters + H * v + v;
+    step = T * B * (E + H + cell) + T * B * (H + 3 * v);
+    data = 2 * symbols * sizeof(int);  // the training words and the stream of them
+  } else if (name == "attention") {
+    // Token and position tables, Wq, Wk, Wv, Wo [d x d], the MLP's [d x 4d] and [4d x d] with their
+    // biases, the head [d x V]. A step of B words stacks N rows, the words' symbols (at their mean
+    // length). The mask [N x N] is built and copied to the tape; per head the scores, their
+    // scaling, the masked sum and the softmax [N x N] each; about 29 values of [N x d] in the rest
+    // of the block (the embeddings' 3, q, k, v, 5 per-head slices and products, the concat, Wo, the
+    // residual, the MLP's 12 [N x 4d]/[N x d] and its residual); the head's 3 [N x V].
+    const double N = B * (symbols - 1) / static_cast<double>(train.size());
+    parameters = v * d + (nn::max_word_length + 1) * d + 12 * d * d + 5 * d + d * v + v;
+    step = (4 * heads + 1) * N * N + 29 * N * d + 3 * N * v + N * N;  // + the mask as built
+  }
+  // A parameter has its value, its gradient and Adam's two moments; a recorded value, its gradient.
+  return sizeof(double) * (4 * parameters + 2 * step + held_out) + data;
+}
+
+std::string size_flags(const std::string& name, const Sizes& s) {
+  const auto flag = [](const char* f, std::size_t value) {
+    return std::string(f) + " " + std::to_string(value);
+  };
+  if (name == "mlp") {
+    return flag("--context", s.context) + ", " + flag("--embedding", s.embedding) + ", " +
+           flag("--hidden", s.hidden) + ", " + flag("--batch", s.batch) + ", " + flag("--bptt", s.bptt);
+  }
+  if (name == "rnn" || name == "gru") {
+    return flag("--embedding", s.embedding) + ", " + flag("--hidden", s.hidden) + ", " +
+           flag("--batch", s.batch) + ", " + flag("--bptt", s.bptt);
+  }
+  if (name == "attention") {
+    return flag("--batch", s.batch) + ", " + flag("--width", s.width) + ", " + flag("--heads", s.heads);
+  }
+  return {};
+}
+
+void check_data(const std::string& name, const Words& train, const Sizes& s) {
+  if (name == "rnn" || name == "gru") check_stream(name, stream_symbols(train), s.batch, s.bptt);
 }
 
 std::string sample(Model& model, Tape& tape, nn::Rng& rng, std::size_t max_length) {

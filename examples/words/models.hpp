@@ -61,6 +61,18 @@ std::unique_ptr<Model> make_gru(const Words& train, const Sizes& s, std::uint64_
 // 5. One block of causal multi-head self-attention + MLP, with residuals and position embeddings.
 std::unique_ptr<Model> make_attention(const Words& train, const Sizes& s, std::uint64_t seed);
 
+// The memory a model's training and scoring hold at their peak, in bytes, estimated from the
+// sizes and the words before anything is allocated (see models.cpp for each model's count):
+// float64 parameters with their gradients and Adam's two moments, every value one training step
+// records on the tape with its gradient, the values of scoring the held-out words where they are
+// larger, and the model's own copy of the training data.
+double training_bytes(const std::string& name, const Words& train, const Words& held_out, const Sizes& s);
+// The size flags training_bytes depends on for a model, with their values: "--width 64, …".
+std::string size_flags(const std::string& name, const Sizes& s);
+// Throws std::invalid_argument naming the model and the flags if the training words are too few
+// for the model's minibatches (the rnn's and gru's --batch streams of --bptt steps).
+void check_data(const std::string& name, const Words& train, const Sizes& s);
+
 // A word drawn from the model symbol by symbol until it gives '.' (at most max_length letters).
 std::string sample(Model& model, Tape& tape, nn::Rng& rng, std::size_t max_length);
 

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "cli.hpp"
+#include "nn/text.hpp"
 
 namespace words {
 
@@ -54,19 +55,23 @@ void declare(CLI::App& app, Options& o, std::string& models) {
       [](const std::string& v) {
         std::vector<std::string> ignored;
         return parse_models(v, ignored) ? std::string()
-                                        : "'" + v + "' is not a comma-separated list of bigram, mlp, "
+                                        : nn::quote(v) + " is not a comma-separated list of bigram, mlp, "
                                                     "rnn, gru, attention (or all)";
       },
       "comma-separated: bigram, mlp, rnn, gru, attention, or all (default all); the bigram is "
       "always counted, as the baseline");
   cli::add_path(app, "--words", o.words, "FILE",
-                "the word list (default /usr/share/dict/words, Debian's wamerican)");
+                "the word list (default /usr/share/dict/words, Debian's wamerican); lines of at "
+                "most 4096 bytes");
   cli::add_path(app, "--out", o.out, "DIR", "where loss.png goes (default words-out)");
   cli::add_count(app, "--steps", o.steps, 1, 100 * big, "optimiser steps per model (default 4000)");
   cli::add_count(app, "--batch", o.sizes.batch, 1, 65536,
                  "per step: words (attention), parallel streams of --bptt characters (rnn, gru); "
                  "the mlp takes batch x bptt contexts, as many as an rnn step predicts (default 32)");
-  cli::add_real(app, "--rate", o.rate, 1e-12, 10.0, "Adam's learning rate at the start (default 0.01)");
+  cli::add_real(app, "--rate", o.rate, 1e-12, 10.0,
+                "Adam's learning rate at the start (default 0.01); a model whose training loss is not "
+                "finite, or whose mean over 10 steps is above 10 ln 27 = 33 nats per character, is stopped "
+                "with an error");
   cli::add_count(app, "--embedding", o.sizes.embedding, 1, 4096,
                  "embedding size of mlp, rnn, gru (default 16)");
   cli::add_count(app, "--hidden", o.sizes.hidden, 1, 4096, "hidden size of mlp, rnn, gru (default 128)");
@@ -84,6 +89,9 @@ void declare(CLI::App& app, Options& o, std::string& models) {
   cli::add_count(app, "--samples", o.samples, 0, big, "words sampled from each model (default 20)");
   cli::add_count(app, "--log-every", o.log_every, 0, 100 * big,
                  "steps between progress lines; 0 = none (default 500)");
+  cli::add_real(app, "--max-memory", o.max_memory, 0.001, 1e6,
+                "GiB of memory one model's training may take, estimated from the sizes before any "
+                "training; a model above it is refused, naming its flags (default 2)");
   app.add_flag("--check", o.check,
                "exit with status 1 unless every trained model's held-out loss is below the bigram's");
   app.set_help_flag("-h,--help", "this text");

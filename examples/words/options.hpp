@@ -17,6 +17,7 @@ struct Options {
   double rate = 0.01;
   std::uint64_t seed = 1;
   double held_out = 0.1;
+  double max_memory = 2.0;  // GiB one model's training may take, by words::training_bytes
   std::size_t samples = 20;
   std::size_t log_every = 500;
   std::string words = "/usr/share/dict/words";
