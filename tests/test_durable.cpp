@@ -22,15 +22,11 @@
 
 using Catch::Matchers::Contains;
 using test_support::TempDir;
+using test_support::read_file;
 
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string read(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 // The temporary names write_file tries: "planted" first, then fresh ones.
 int suffix_calls = 0;
@@ -44,9 +40,9 @@ TEST_CASE("write_file creates or replaces a file whole and leaves nothing else",
   const TempDir dir;
   const std::string path = dir.path("out.txt");
   autograd::write_file(path, "first\n");
-  CHECK(read(path) == "first\n");
+  CHECK(read_file(path) == "first\n");
   autograd::write_file(path, "second, longer\n");
-  CHECK(read(path) == "second, longer\n");
+  CHECK(read_file(path) == "second, longer\n");
   CHECK(dir.entries() == std::vector<std::string>{"out.txt"});
   SECTION("an existing file keeps its permissions") {
     fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
@@ -58,7 +54,7 @@ TEST_CASE("write_file creates or replaces a file whole and leaves nothing else",
     fs::create_symlink("out.txt", dir.path("link.txt"));
     autograd::write_file(dir.path("link.txt"), "via link\n");
     CHECK(fs::is_symlink(fs::symlink_status(dir.path("link.txt"))));
-    CHECK(read(path) == "via link\n");
+    CHECK(read_file(path) == "via link\n");
     CHECK(dir.entries() == std::vector<std::string>{"link.txt", "out.txt"});
   }
 }
@@ -77,8 +73,8 @@ TEST_CASE("write_file never follows a link planted at its temporary name", "[dur
   autograd::write_file(path, "new\n");
   autograd::detail::temporary_suffix = nullptr;
   CHECK(suffix_calls >= 2);  // the planted name was taken, so another was tried
-  CHECK(read(victim) == "precious\n");
-  CHECK(read(path) == "new\n");
+  CHECK(read_file(victim) == "precious\n");
+  CHECK(read_file(path) == "new\n");
   for (const std::string& name : dir.entries()) {
     if (name == "out.txt" || name == "victim.txt") continue;
     CAPTURE(name);
@@ -123,7 +119,7 @@ TEST_CASE("write_file failures name the file and the reason and leave the old fi
     CHECK_THROWS_WITH(autograd::write_file(dir.path("missing/out.txt"), "x"),
                       Contains("missing") && Contains("does not exist"));
   }
-  CHECK(read(path) == "old\n");
+  CHECK(read_file(path) == "old\n");
   std::vector<std::string> left = dir.entries();
   left.erase(std::remove(left.begin(), left.end(), "taken"), left.end());
   CHECK(left == std::vector<std::string>{"out.txt"});
@@ -141,7 +137,7 @@ TEST_CASE("write_file writes devices and FIFOs in place and never replaces them"
     const std::string fifo = dir.path("pipe");
     REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
     std::string received;
-    std::thread reader([&] { received = read(fifo); });
+    std::thread reader([&] { received = read_file(fifo); });
     autograd::write_file(fifo, "through the pipe\n");
     reader.join();
     CHECK(received == "through the pipe\n");

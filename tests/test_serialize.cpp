@@ -25,15 +25,11 @@
 using Catch::Matchers::Contains;
 using test_support::error_of;
 using test_support::TempDir;
+using test_support::read_file;
 
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string read(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 nn::MLP small_model(std::uint64_t seed) { return nn::MLP({2, 3, 2}, nn::Activation::tanh, seed); }
 
@@ -55,7 +51,7 @@ TEST_CASE("save_model refuses to replace what is not a model it wrote", "[serial
   SECTION("a regular file") {
     const std::string path = tmp.write("notes.txt", "precious\n");
     CHECK_THROWS_WITH(nn::save_model(model, path), Contains(path) && Contains("not a model folder"));
-    CHECK(read(path) == "precious\n");
+    CHECK(read_file(path) == "precious\n");
     CHECK(tmp.entries() == std::vector<std::string>{"notes.txt"});
   }
   SECTION("a folder of user files") {
@@ -65,8 +61,8 @@ TEST_CASE("save_model refuses to replace what is not a model it wrote", "[serial
     const std::string dir = tmp.path("exp");
     CHECK_THROWS_WITH(nn::save_model(model, dir), Contains(dir) && Contains("data.csv"));
     CHECK_THROWS_WITH(nn::save_model(model, dir + "/"), Contains(dir));
-    CHECK(read(data) == "0,0,0\n1,1,1\n");
-    CHECK(read(tmp.path() / "exp" / "sub" / "more.txt") == "more");
+    CHECK(read_file(data) == "0,0,0\n1,1,1\n");
+    CHECK(read_file(tmp.path() / "exp" / "sub" / "more.txt") == "more");
     CHECK(tmp.entries() == std::vector<std::string>{"exp"});
   }
   SECTION("a model folder that also holds a user's file") {
@@ -74,7 +70,7 @@ TEST_CASE("save_model refuses to replace what is not a model it wrote", "[serial
     nn::save_model(model, dir);
     tmp.write("m/boundary.png", "picture");
     CHECK_THROWS_WITH(nn::save_model(small_model(2), dir), Contains(dir) && Contains("boundary.png"));
-    CHECK(read(tmp.path() / "m" / "boundary.png") == "picture");
+    CHECK(read_file(tmp.path() / "m" / "boundary.png") == "picture");
     nn::MLP kept = nn::load_model(dir);
     CHECK(same_weights(kept, model));
   }
@@ -83,7 +79,7 @@ TEST_CASE("save_model refuses to replace what is not a model it wrote", "[serial
     nn::save_model(model, dir);
     std::ofstream(tmp.path() / "m" / "model.txt") << "my own notes\n";
     CHECK_THROWS_WITH(nn::save_model(model, dir), Contains(dir) && Contains("model.txt"));
-    CHECK(read(tmp.path() / "m" / "model.txt") == "my own notes\n");
+    CHECK(read_file(tmp.path() / "m" / "model.txt") == "my own notes\n");
   }
 }
 
@@ -123,7 +119,7 @@ TEST_CASE("a user's folders next to the model are untouched by a save", "[serial
   CHECK(same_weights(loaded, second));
   for (const char* name : {"m.saving", "m.previous", ".m.saving", ".m.previous"}) {
     CAPTURE(name);
-    CHECK(read(tmp.path() / name / "mine.txt") == name);
+    CHECK(read_file(tmp.path() / name / "mine.txt") == name);
   }
   CHECK(tmp.entries() ==
         std::vector<std::string>{".m.previous", ".m.saving", "m", "m.previous", "m.saving"});
@@ -149,7 +145,7 @@ TEST_CASE("check_save_target finds an unusable destination before anything is wr
   CHECK_THROWS_WITH(nn::check_save_target(file), Contains(file) && Contains("not a model folder"));
   CHECK_NOTHROW(nn::check_save_target(tmp.path("new")));
   CHECK(tmp.entries() == std::vector<std::string>{"file"});
-  CHECK(read(file) == "x");
+  CHECK(read_file(file) == "x");
 }
 
 TEST_CASE("load_model refuses non-finite weights, extra layer files and huge sizes", "[serialize]") {
@@ -184,7 +180,7 @@ namespace {
 
 // The dtype string in a .npy file's header, e.g. "<f4".
 std::string npy_descr(const fs::path& path) {
-  const std::string text = read(path);
+  const std::string text = read_file(path);
   const std::size_t at = text.find("'descr': '");
   return at == std::string::npos ? "" : text.substr(at + 10, 3);
 }
@@ -200,7 +196,7 @@ TEST_CASE("a float32 model saves <f4 files and its dtype, and loads back bit for
     CAPTURE(f);
     CHECK(npy_descr(tmp.path() / "m" / f) == "<f4");
   }
-  CHECK(read(tmp.path() / "m" / "model.txt") ==
+  CHECK(read_file(tmp.path() / "m" / "model.txt") ==
         "autograd-mlp 1\nactivation relu\nsizes 2 5 3\ndtype float32\n");
   CHECK(nn::saved_dtype(dir) == "float32");
   nn::f32::MLP loaded = nn::load_model<float>(dir);
@@ -212,7 +208,7 @@ TEST_CASE("a float32 model saves <f4 files and its dtype, and loads back bit for
   }
   // Saved again unchanged: the same files, and still replaceable by a float64 model.
   nn::save_model(loaded, dir);
-  CHECK(read(tmp.path() / "m" / "model.txt") ==
+  CHECK(read_file(tmp.path() / "m" / "model.txt") ==
         "autograd-mlp 1\nactivation relu\nsizes 2 5 3\ndtype float32\n");
   nn::save_model(small_model(1), dir);
   CHECK(npy_descr(tmp.path() / "m" / "layer0_W.npy") == "<f8");
@@ -228,7 +224,7 @@ TEST_CASE("loading in the other precision converts and says so in the manifest",
     CHECK(model32.converted_from() == "float64");
     CHECK((model32.layers()[0].W.value == xt::cast<float>(model64.layers()[0].W.value)));
     nn::save_model(model32, tmp.path("m32"));
-    CHECK(read(tmp.path() / "m32" / "model.txt") ==
+    CHECK(read_file(tmp.path() / "m32" / "model.txt") ==
           "autograd-mlp 1\nactivation tanh\nsizes 2 3 2\ndtype float32\nconverted_from float64\n");
     CHECK(npy_descr(tmp.path() / "m32" / "layer1_W.npy") == "<f4");
     // Loaded again as float32, the record of the conversion stays.
@@ -282,7 +278,7 @@ TEST_CASE("a model's input scaling is applied by the model and kept by save and 
 
   const std::string folder = dir.path("m");
   nn::save_model(scaled, folder);
-  CHECK_THAT(read(fs::path(folder) / "model.txt"), Contains("\ninput_scaling standardize\n"));
+  CHECK_THAT(read_file(fs::path(folder) / "model.txt"), Contains("\ninput_scaling standardize\n"));
   nn::MLP loaded = nn::load_model(folder);
   REQUIRE(loaded.input_scaling());
   CHECK((loaded.input_scaling()->mean == scaling.mean));
@@ -504,8 +500,8 @@ TEST_CASE("a model's files are written byte for byte as numpy's .npy format", "[
   const TempDir tmp;
   nn::MLP model = small_model(4);
   nn::save_model(model, tmp.path("m"));
-  CHECK(read(tmp.path() / "m" / "layer0_W.npy") == xt::dump_npy(model.layers()[0].W.value));
-  CHECK(read(tmp.path() / "m" / "layer1_b.npy") == xt::dump_npy(model.layers()[1].b.value));
+  CHECK(read_file(tmp.path() / "m" / "layer0_W.npy") == xt::dump_npy(model.layers()[0].W.value));
+  CHECK(read_file(tmp.path() / "m" / "layer1_b.npy") == xt::dump_npy(model.layers()[1].b.value));
 }
 
 TEST_CASE("check_save_target refuses a mount point, which a save cannot replace", "[serialize]") {

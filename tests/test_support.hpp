@@ -4,6 +4,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
@@ -46,6 +47,12 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// The whole contents of a file ("" if it cannot be read).
+inline std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
 
 // Message of the std::exception thrown by f, or "(no error)" if none is thrown.
 template <class F>
