@@ -5,9 +5,7 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <initializer_list>
-#include <iterator>
 #include <limits>
 #include <sstream>
 #include <string>
@@ -24,6 +22,7 @@
 #include "test_support.hpp"
 
 using Catch::Matchers::Contains;
+using test_support::read_file;
 using test_support::TempDir;
 
 namespace {
@@ -65,11 +64,6 @@ std::string npy_file(const std::string& descr, bool fortran, const std::string& 
   return npy_raw("{'descr': '" + descr + "', 'fortran_order': " + (fortran ? "True" : "False") +
                      ", 'shape': " + shape + ", }",
                  data);
-}
-
-std::string read(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 template <class T>
@@ -141,24 +135,24 @@ TEST_CASE("save_npy writes the bytes numpy writes", "[npy][array]") {
         nn::save_npy(path, nn::load_npy_array<std::int64_t>(original, &dtype));
         CHECK(dtype == "int64");
       }
-      CHECK(read(path) == read(original));
+      CHECK(read_file(path) == read_file(original));
     }
   }
   SECTION("as the format's specification lays them out") {
     nn::save_npy<double>(path, xt::xarray<double>{{1.5, -2.0, 3.0}, {4.0, 5.0, 6.25}});
-    CHECK(read(path) == npy_file("<f8", false, "(2, 3)", le({1.5, -2.0, 3.0, 4.0, 5.0, 6.25})));
+    CHECK(read_file(path) == npy_file("<f8", false, "(2, 3)", le({1.5, -2.0, 3.0, 4.0, 5.0, 6.25})));
     nn::save_npy<float>(path, xt::xarray<float>(2.5f));
-    CHECK(read(path) == npy_file("<f4", false, "()", le({2.5f})));
+    CHECK(read_file(path) == npy_file("<f4", false, "()", le({2.5f})));
     nn::save_npy<std::int32_t>(path, xt::xarray<std::int32_t>{7, -8});
-    CHECK(read(path) == npy_file("<i4", false, "(2,)", le<std::int32_t>({7, -8})));
+    CHECK(read_file(path) == npy_file("<i4", false, "(2,)", le<std::int32_t>({7, -8})));
   }
   SECTION("which are the bytes nn::save_model's xt::dump_npy makes") {
     const xt::xarray<std::int64_t> ids = numbered<std::int64_t>({2, 3, 4});
     nn::save_npy(path, ids);
-    CHECK(read(path) == xt::dump_npy(ids));
+    CHECK(read_file(path) == xt::dump_npy(ids));
     const autograd::Matrix m{{1.0, 2.0}, {3.0, 4.0}};
     nn::save_npy<double>(path, m);
-    CHECK(read(path) == xt::dump_npy(m));
+    CHECK(read_file(path) == xt::dump_npy(m));
   }
 }
 
@@ -446,7 +440,7 @@ TEST_CASE("save_npy keeps the old file when the write fails", "[npy][array]") {
   const TempDir dir;
   const std::string path = dir.path("a.npy");
   nn::save_npy<std::int32_t>(path, xt::xarray<std::int32_t>{1, 2, 3});
-  const std::string old = read(path);
+  const std::string old = read_file(path);
   SECTION("a write cut short by the file size limit") {
     const pid_t pid = ::fork();
     REQUIRE(pid >= 0);
@@ -472,6 +466,6 @@ TEST_CASE("save_npy keeps the old file when the write fails", "[npy][array]") {
     CHECK_THROWS_WITH(nn::save_npy<double>(dir.path("missing/a.npy"), xt::xarray<double>{1.0}),
                       Contains("cannot write '" + dir.path("missing/a.npy") + "'"));
   }
-  CHECK(read(path) == old);
+  CHECK(read_file(path) == old);
   CHECK(dir.entries() == std::vector<std::string>{"a.npy"});
 }
