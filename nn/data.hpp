@@ -1,7 +1,8 @@
 #pragma once
 /// \file
 /// Data sets for classification: the blog's two moons, a 3-class spiral, and loaders for CSV and
-/// NumPy files. Rows of X are examples; y holds one class index per row.
+/// NumPy files (the arrays of a .npy file in any shape and dtype: nn/npy.hpp, included here). Rows
+/// of X are examples; y holds one class index per row.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "autograd/tensor.hpp"
+#include "npy.hpp"
 
 namespace nn {
 
@@ -77,17 +79,6 @@ Dataset load_npy(const std::string& x_path, const std::string& y_path);
 /// the files' rows. Throws as load_npy does.
 Dataset load_npy_rows(const std::string& x_path, const std::string& y_path, std::size_t first,
                       std::size_t last, std::size_t* total_rows);
-
-/// One 2-D float64 (`<f8`) or float32 (`<f4`) array from a .npy file, as a matrix of T.
-///
-/// T is double by default; float64 values are rounded to float32 for T = float. Checked first: a
-/// wrong dtype or shape, a truncated file (which xt::load_npy would fill with uninitialised memory)
-/// or a missing file throws std::runtime_error naming the file. dtype, if given, receives the
-/// file's dtype ("float64" or "float32").
-template <class T = double>
-autograd::BasicMatrix<T> load_npy_matrix(const std::string& path, std::string* dtype = nullptr);
-extern template autograd::BasicMatrix<double> load_npy_matrix(const std::string&, std::string*);
-extern template autograd::BasicMatrix<float> load_npy_matrix(const std::string&, std::string*);
 
 /// Splits a data set into a training and a test part.
 ///

@@ -1,7 +1,8 @@
-// nn::load_npy_matrix and nn::load_npy on arbitrary bytes. The input is split before the second
-// "\x93NUMPY" magic into the features file and the labels file, so that a seed is simply two real
-// .npy files one after the other. Bad input must give a std::exception naming a file; an accepted
-// file must give an array of the size its header promised, whatever the header claims.
+// nn::load_npy_matrix, nn::load_npy_array and nn::load_npy on arbitrary bytes. The input is split
+// before the second "\x93NUMPY" magic into the features file and the labels file, so that a seed is
+// simply two real .npy files one after the other. Bad input must give a std::exception naming a
+// file; an accepted file must give an array of the size its header promised, whatever the header
+// claims.
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -41,6 +42,32 @@ void matrix(const std::string& path, std::size_t file_bytes) {
   check_fits(m, file_bytes, "load_npy_matrix");
 }
 
+// An accepted array of any rank and dtype: its shape's product is its size (no wrap-around), and
+// each element took at least one byte of the file.
+template <class T>
+void array(const std::string& path, std::size_t file_bytes) {
+  xt::xarray<T> a;
+  try {
+    a = nn::load_npy_array<T>(path);
+  } catch (const std::exception& e) {
+    fuzz::check_error(e, path);
+    return;
+  }
+  std::size_t elements = 1;
+  bool wrapped = false;
+  for (std::size_t d : a.shape()) {
+    wrapped = wrapped || __builtin_mul_overflow(elements, d, &elements);
+  }
+  if (wrapped || a.size() != elements || elements > file_bytes) {
+    fuzz::finding("load_npy_array returned " + std::to_string(a.size()) + " elements of rank " +
+                  std::to_string(a.dimension()) + " from a file of " + std::to_string(file_bytes) +
+                  " bytes");
+  }
+  double sum = 0.0;
+  for (T v : a) sum += static_cast<double>(v);
+  sink = sum;
+}
+
 void dataset(const std::string& x_path, std::size_t x_bytes, const std::string& y_path,
              std::size_t y_bytes) {
   nn::Dataset d;
@@ -75,6 +102,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string y_path = fuzz::write_file(fuzz::scratch() / "y.npy", y);
   matrix(x_path, x.size());
   matrix(y_path, y.size());
+  array<double>(x_path, x.size());
+  array<std::int64_t>(y_path, y.size());
   dataset(x_path, x.size(), y_path, y.size());
   return 0;
 }

@@ -160,6 +160,21 @@ int main(int argc, char** argv) {
        npy("{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000000, 1000000000000), }",
            std::string(16, '\0')) +
            y8);
+  // Arrays of other ranks and dtypes (nn::load_npy_array): a 3-D Fortran-order uint8 array with
+  // 1-D int8 labels, a 0-D bool with big-endian labels, a 4-D int16 with float64 NaN labels.
+  seed("npy", "u1-3d-fortran",
+       npy("{'descr': '|u1', 'fortran_order': True, 'shape': (2, 1, 3), }",
+           "\x01\x02\x03\x04\x05\x06") +
+           npy("{'descr': '|i1', 'fortran_order': False, 'shape': (2,), }",
+               std::string("\x00\x01", 2)));
+  seed("npy", "b1-0d-big-endian",
+       npy("{'descr': '|b1', 'fortran_order': False, 'shape': (), }", "\x01") +
+           npy("{'descr': '>i8', 'fortran_order': False, 'shape': (1,), }", std::string(8, '\0')));
+  seed("npy", "i2-4d-f8-nan",
+       npy("{'descr': '<i2', 'fortran_order': False, 'shape': (1, 2, 1, 1), }",
+           std::string("\x05\x00\xff\xff", 4)) +
+           npy("{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }",
+               std::string("\x00\x00\x00\x00\x00\x00\xf8\x7f", 8)));
 
   const fs::path model = root / ".model";
   nn::save_model(nn::MLP({2, 3, 2}, nn::Activation::tanh, 1), model.string());
