@@ -86,28 +86,9 @@ TEST_CASE("write_file failures name the file and the reason and leave the old fi
   const TempDir dir;
   const std::string path = dir.write("out.txt", "old\n");
   SECTION("a write cut short by the file size limit") {
-    const pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-      std::signal(SIGXFSZ, SIG_IGN);
-      const rlimit limit{1000, 1000};
-      ::setrlimit(RLIMIT_FSIZE, &limit);
-      int code = 0;
-      try {
-        autograd::write_file(path, std::string(5000, 'x'));
-      } catch (const std::exception& e) {
-        const std::string m = e.what();
-        code = m.find("'" + path + "'") != std::string::npos &&
-                       m.find("File too large") != std::string::npos
-                   ? 1
-                   : 2;
-      }
-      ::_exit(code);
-    }
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    CHECK(WIFEXITED(status));
-    CHECK(WEXITSTATUS(status) == 1);  // 0: no error, 2: an error not naming the file and reason
+    const std::string error = test_support::error_under_file_size_limit(
+        1000, [&] { autograd::write_file(path, std::string(5000, 'x')); });
+    CHECK_THAT(error, Contains("'" + path + "'") && Contains("File too large"));
   }
   SECTION("the target is a folder") {
     fs::create_directory(dir.path("taken"));

@@ -1,6 +1,7 @@
 #pragma once
 // Small helpers the tests share.
 #include <algorithm>
+#include <csignal>
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -8,6 +9,10 @@
 #include <random>
 #include <string>
 #include <vector>
+
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace test_support {
 
@@ -63,6 +68,39 @@ std::string error_of(F&& f) {
     return e.what();
   }
   return "(no error)";
+}
+
+// The message of the std::exception f throws in a child process whose files may grow to at most
+// `bytes` (RLIMIT_FSIZE, with SIGXFSZ ignored, so that a write past it fails with EFBIG as on a
+// full disk): "(no error)" if f returns, "(the child died)" if the child ends otherwise.
+template <class F>
+std::string error_under_file_size_limit(std::size_t bytes, F&& f) {
+  int fds[2];
+  if (::pipe(fds) != 0) return "(no pipe)";
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    std::signal(SIGXFSZ, SIG_IGN);
+    const rlimit limit{bytes, bytes};
+    std::string message = "(no error)";
+    if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) {
+      message = "(setrlimit failed)";
+    } else {
+      message = error_of(f);
+    }
+    const ssize_t written = ::write(fds[1], message.data(), message.size());
+    ::_exit(written == static_cast<ssize_t>(message.size()) ? 0 : 1);
+  }
+  ::close(fds[1]);
+  std::string message;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) message.append(buf, static_cast<std::size_t>(n));
+  ::close(fds[0]);
+  int status = 0;
+  if (pid < 0 || ::waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return "(the child died)";
+  }
+  return message;
 }
 
 }  // namespace test_support
