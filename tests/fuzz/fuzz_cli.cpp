@@ -13,6 +13,7 @@
 
 #include "fuzz_support.hpp"
 #include "nn/layers.hpp"
+#include "nn/text.hpp"
 #include "options.hpp"
 
 namespace {
@@ -121,8 +122,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     bool names_one = false;
     for (const std::string& a : args) {
       const std::string flag = a.substr(0, a.find('='));
+      // Named as typed, or as nn::quote shows it (escaped, cut short).
       names_one = names_one || (!flag.empty() && message.find(flag) != std::string::npos) ||
-                  message.find("'" + a + "'") != std::string::npos;
+                  message.find("'" + a + "'") != std::string::npos ||
+                  (!flag.empty() && message.find(nn::quote(flag)) != std::string::npos) ||
+                  message.find(nn::quote(a)) != std::string::npos;
     }
     if (!names_one) fuzz::finding("the message names none of the arguments: " + message);
   }
