@@ -31,19 +31,19 @@ void check_finite(double loss, std::size_t pass, double rate, bool every_rank = 
   throw std::runtime_error(text);
 }
 
-// A rate is a finite number ≥ 0 (0 leaves the weights as they are): a negative one climbs the
-// loss, and NaN or inf fill the weights with NaN.
-bool valid_rate(double rate) { return std::isfinite(rate) && rate >= 0.0; }
+// A rate, or a schedule's decay, is a finite number ≥ 0 (a rate of 0 leaves the weights as they
+// are): a negative rate climbs the loss, and NaN or inf fill the weights with NaN.
+bool finite_non_negative(double x) { return std::isfinite(x) && x >= 0.0; }
 
 // Before the first step: the schedule's base and, where it is used, its decay give valid rates.
 void check_schedule(const Schedule& s) {
   char text[200];
-  if (!valid_rate(s.base)) {
+  if (!finite_non_negative(s.base)) {
     std::snprintf(text, sizeof text, "train: the learning rate must be a finite number >= 0, got rate %g",
                   s.base);
     throw std::invalid_argument(text);
   }
-  if (s.kind != Schedule::Kind::constant && !(std::isfinite(s.decay) && s.decay >= 0.0)) {
+  if (s.kind != Schedule::Kind::constant && !finite_non_negative(s.decay)) {
     std::snprintf(text, sizeof text,
                   "train: the %s schedule's decay must be a finite number >= 0, got decay %g",
                   to_string(s.kind).c_str(), s.decay);
@@ -53,7 +53,7 @@ void check_schedule(const Schedule& s) {
 
 // At each step: a valid schedule can still overflow (an exponential one with a large decay).
 void check_rate(double rate, std::size_t step) {
-  if (valid_rate(rate)) return;
+  if (finite_non_negative(rate)) return;
   char text[160];
   std::snprintf(text, sizeof text,
                 "train: the schedule gives rate %g at step %zu; a rate must be a finite number >= 0",
