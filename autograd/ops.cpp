@@ -11,6 +11,7 @@
 #include <xtensor/xoperation.hpp>
 
 #include "autograd/blas.hpp"
+#include "autograd/op_support.hpp"
 #include "autograd/kernels.hpp"
 #include "autograd/parallel.hpp"
 
@@ -19,146 +20,9 @@ namespace autograd {
 // Arrays above parallel_threshold elements are cut into fixed blocks (parallel.hpp) that the
 // engine's threads share; the blocks depend only on the shape, so results do not depend on the
 // thread count.
-using detail::for_ranges;
-using detail::for_rows;
+using namespace detail;  // op_support.hpp: the helpers the op files share
 
 namespace {
-
-template <class T>
-[[noreturn]] void shape_error(const char* op, const std::string& what, const BasicMatrix<T>& a,
-                              const BasicMatrix<T>& b) {
-  throw std::invalid_argument(std::string(op) + ": " + what + " " + shape_str(a) + " and " +
-                              shape_str(b));
-}
-
-// Result shape of a broadcasting elementwise op: per dimension, equal or 1 on one side.
-template <class T>
-std::array<std::size_t, 2> broadcast_shape(const char* op, const BasicMatrix<T>& a, const BasicMatrix<T>& b) {
-  std::array<std::size_t, 2> s{};
-  for (std::size_t d = 0; d < 2; ++d) {
-    const std::size_t x = a.shape(d), y = b.shape(d);
-    if (x != y && x != 1 && y != 1) shape_error(op, "shapes do not broadcast:", a, b);
-    s[d] = x == 1 ? y : x;
-  }
-  checked_size<T>(op, s[0], s[1]);
-  return s;
-}
-
-// out = f(a) elementwise; f returns an xtensor expression of its argument (a 1-D block of a).
-// scalar is the op's attribute for its rule (the factor of scale).
-template <class T, class F>
-BasicVar<T> unary(const OpDef& op, const BasicVar<T>& a, F&& f, T scalar = 0) {
-  BasicTape<T>& t = a.tape();
-  BasicNode<T>& n = t.record(op, a);
-  n.scalar = scalar;
-  const BasicMatrix<T>& x = t.value(n.in[0]);
-  n.value.resize(x.shape());
-  for_ranges(x.size(), [&](std::size_t begin, std::size_t end) {
-    const std::array<std::size_t, 1> shape{end - begin};
-    auto in = xt::adapt(x.data() + begin, end - begin, xt::no_ownership(), shape);
-    auto out = xt::adapt(n.value.data() + begin, end - begin, xt::no_ownership(), shape);
-    xt::noalias(out) = f(in);
-  });
-  return t.result(n);
-}
-
-// out = kernel(a) elementwise, by one of the vectorised kernels over the whole array (kernels.hpp).
-template <class T>
-BasicVar<T> unary_kernel(const OpDef& op, const BasicVar<T>& a, void (*kernel)(const T*, T*, std::size_t)) {
-  BasicTape<T>& t = a.tape();
-  BasicNode<T>& n = t.record(op, a);
-  const BasicMatrix<T>& x = t.value(n.in[0]);
-  n.value.resize(x.shape());
-  for_ranges(x.size(), [&](std::size_t begin, std::size_t end) {
-    kernel(x.data() + begin, n.value.data() + begin, end - begin);
-  });
-  return t.result(n);
-}
-
-// out = f(a, b) elementwise with broadcasting; f combines two numbers. Row by row, a row or column
-// of size 1 reused: xtensor's broadcasting assignment took several times longer on short rows.
-template <class T, class F>
-BasicVar<T> binary(const OpDef& op, const BasicVar<T>& a, const BasicVar<T>& b, F&& f) {
-  const auto shape = broadcast_shape(op.name, a.value(), b.value());
-  BasicTape<T>& t = a.tape();
-  BasicNode<T>& n = t.record(op, a, b);
-  n.value.resize(shape);
-  const BasicMatrix<T>& x = t.value(n.in[0]);
-  const BasicMatrix<T>& y = t.value(n.in[1]);
-  const std::size_t rows = shape[0], cols = shape[1];
-  const bool x_row = x.shape(1) == cols, y_row = y.shape(1) == cols;  // else one column, reused
-  if (rows == 0 || cols == 0) return t.result(n);  // empty: no loop over its (maybe 2^62) rows
-  for_rows(rows, cols, [&](std::size_t, std::size_t r0, std::size_t r1) {
-    for (std::size_t r = r0; r < r1; ++r) {
-      const T* xr = x.data() + (x.shape(0) == 1 ? 0 : r) * x.shape(1);
-      const T* yr = y.data() + (y.shape(0) == 1 ? 0 : r) * y.shape(1);
-      T* out = n.value.data() + r * cols;
-      if (x_row && y_row) {
-        for (std::size_t c = 0; c < cols; ++c) out[c] = f(xr[c], yr[c]);
-      } else {
-        for (std::size_t c = 0; c < cols; ++c) out[c] = f(xr[x_row ? c : 0], yr[y_row ? c : 0]);
-      }
-    }
-  });
-  return t.result(n);
-}
-
-// A 1x1 result computed by a plain loop (a reduction).
-template <class T>
-BasicVar<T> scalar_result(BasicTape<T>& t, BasicNode<T>& n, T v) {
-  n.value.resize({1, 1});
-  n.value(0, 0) = v;
-  return t.result(n);
-}
-
-// Writes the row-wise softmax of z into p and reports each row's log Σ exp, computed stably: the
-// row's max is subtracted before exp, so logits of ±1000 stay finite. on_row(block, row, lse) is
-// called for the rows of each row block in order, blocks possibly at once on several threads.
-template <class T, class OnRow>
-void row_softmax(const BasicMatrix<T>& z, BasicMatrix<T>& p, OnRow&& on_row) {
-  const std::size_t rows = z.shape(0), cols = z.shape(1);
-  p.resize(z.shape());
-  const auto row_max = [&](std::size_t r) {
-    const T* zr = z.data() + r * cols;
-    return *std::max_element(zr, zr + cols);
-  };
-  for_rows(rows, cols, [&](std::size_t b, std::size_t r0, std::size_t r1) {
-    // p = z − rowmax, then exp over the whole block at once: rows are often short (2 or 10
-    // classes) and the vectorised kernel needs long arrays.
-    for (std::size_t r = r0; r < r1; ++r) {
-      const T m = row_max(r);
-      const T* zr = z.data() + r * cols;
-      T* pr = p.data() + r * cols;
-      for (std::size_t c = 0; c < cols; ++c) pr[c] = zr[c] - m;
-    }
-    kernels::exp(p.data() + r0 * cols, p.data() + r0 * cols, (r1 - r0) * cols);
-    for (std::size_t r = r0; r < r1; ++r) {
-      T* pr = p.data() + r * cols;
-      T s = 0.0;
-      for (std::size_t c = 0; c < cols; ++c) s += pr[c];
-      const T inv = T(1) / s;
-      for (std::size_t c = 0; c < cols; ++c) pr[c] *= inv;
-      on_row(b, r, row_max(r) + std::log(s));
-    }
-  });
-}
-
-// grad(i) += f(k) for every element k of input i (whose shape is the node's own: the rule of an
-// elementwise op), block by block.
-template <class T, class F>
-void accumulate_each(BasicTape<T>& t, std::uint32_t i, F&& f) {
-  if (!t.requires_grad(i)) return;
-  bool add = false;
-  BasicMatrix<T>& g = t.grad_target(i, add);
-  T* d = g.data();
-  for_ranges(g.size(), [&](std::size_t begin, std::size_t end) {
-    if (add) {
-      for (std::size_t k = begin; k < end; ++k) d[k] += f(k);
-    } else {
-      for (std::size_t k = begin; k < end; ++k) d[k] = f(k);
-    }
-  });
-}
 
 // ---------------------------------------------------------------------------------------------------
 // matmul. A:[n,k] B:[k,m] g:[n,m]  =>  dA += g·Bᵀ [n,k],  dB += Aᵀ·g [k,m], transposes as BLAS flags.
@@ -177,6 +41,11 @@ const OpDef matmul_op{"matmul", [](auto& t, const auto& n) {
 
 // d(a + b) = (g, g), each summed over what was broadcast
 const OpDef add_op{"add", [](auto& t, const auto& n) {
+  if (strided(t, n)) {
+    const auto* g = n.grad.data();
+    for (std::size_t k = 0; k < 2; ++k) accumulate_broadcast(t, n, k, [&](std::size_t o, std::size_t, std::size_t) { return g[o]; });
+    return;
+  }
   t.accumulate_sum_to(n.in[0], n.grad);
   t.accumulate_sum_to(n.in[1], n.grad);
 }};
@@ -184,6 +53,12 @@ const OpDef add_op{"add", [](auto& t, const auto& n) {
 // d(a ∘ b) = (g ∘ b, g ∘ a), each summed over what was broadcast
 const OpDef mul_op{"mul", [](auto& t, const auto& n) {
   const auto* g = n.grad.data();
+  if (strided(t, n)) {
+    const auto *x = t.value(n.in[0]).data(), *y = t.value(n.in[1]).data();
+    accumulate_broadcast(t, n, 0, [&](std::size_t o, std::size_t, std::size_t b) { return g[o] * y[b]; });
+    accumulate_broadcast(t, n, 1, [&](std::size_t o, std::size_t a, std::size_t) { return g[o] * x[a]; });
+    return;
+  }
   for (int k = 0; k < 2; ++k) {
     const auto& other = t.value(n.in[1 - k]);
     if (t.value(n.in[k]).shape() == n.grad.shape() && other.shape() == n.grad.shape()) {
@@ -290,6 +165,12 @@ const OpDef l2_penalty_op{"l2_penalty", [](auto& t, const auto& n) {
 const OpDef div_op{"div", [](auto& t, const auto& n) {
   using T = typename std::decay_t<decltype(n)>::value_type;
   const BasicMatrix<T>& b = t.value(n.in[1]);
+  if (strided(t, n)) {
+    const T *g = n.grad.data(), *y = b.data(), *out = n.value.data();
+    accumulate_broadcast(t, n, 0, [&](std::size_t o, std::size_t, std::size_t j) { return g[o] / y[j]; });
+    accumulate_broadcast(t, n, 1, [&](std::size_t o, std::size_t, std::size_t j) { return -g[o] * out[o] / y[j]; });
+    return;
+  }
   if (b.shape() == n.grad.shape() && t.value(n.in[0]).shape() == n.grad.shape()) {
     const T *g = n.grad.data(), *bp = b.data(), *out = n.value.data();
     accumulate_each(t, n.in[0], [&](std::size_t i) { return g[i] / bp[i]; });
@@ -437,6 +318,8 @@ std::size_t check_axis(const char* op, int axis, const BasicMatrix<T>& a) {
 
 template <class T>
 BasicVar<T> matmul(const BasicVar<T>& a, const BasicVar<T>& b) {
+  require_matrix("matmul", a, "matmul of rank-2 inputs");
+  require_matrix("matmul", b, "matmul of rank-2 inputs");
   const BasicMatrix<T>& A = a.value();
   const BasicMatrix<T>& B = b.value();
   if (A.shape(1) != B.shape(0)) shape_error("matmul", "inner dimensions differ:", A, B);
@@ -456,7 +339,11 @@ BasicVar<T> add(const BasicVar<T>& a, const BasicVar<T>& b) {
 template <class T>
 BasicVar<T> sub(const BasicVar<T>& a, const BasicVar<T>& b) {
   // a − b = a + (−1)·b: composed, no rule of its own. Checked first so that the error names sub.
-  broadcast_shape("sub", a.value(), b.value());
+  if (a.dim() == 2 && b.dim() == 2) {
+    broadcast_shape("sub", a.value(), b.value());
+  } else {
+    broadcast_of("sub", a, b);
+  }
   return add(a, scale(b, -1.0));
 }
 
@@ -503,7 +390,7 @@ BasicVar<T> sigmoid(const BasicVar<T>& a) {
   BasicTape<T>& t = a.tape();
   BasicNode<T>& n = t.record(sigmoid_op, a);
   const BasicMatrix<T>& x = t.value(n.in[0]);
-  n.value.resize(x.shape());
+  t.shape_like(n, n.in[0]);
   for_ranges(x.size(), [&](std::size_t begin, std::size_t end) {
     T* out = n.value.data();
     for (std::size_t i = begin; i < end; ++i) out[i] = -x.data()[i];
@@ -532,6 +419,7 @@ BasicVar<T> softmax(const BasicVar<T>& a) {
   if (z.shape(1) == 0) throw std::invalid_argument("softmax: no columns in " + shape_str(z));
   BasicTape<T>& t = a.tape();
   BasicNode<T>& n = t.record(softmax_op, a);
+  t.shape_like(n, n.in[0]);  // over the last axis, whatever the rank
   row_softmax(z, n.value, [](std::size_t, std::size_t, T) {});
   return t.result(n);
 }
@@ -608,7 +496,7 @@ BasicVar<T> log_softmax(const BasicVar<T>& a) {
   if (z.shape(1) == 0) throw std::invalid_argument("log_softmax: no columns in " + shape_str(z));
   BasicTape<T>& t = a.tape();
   BasicNode<T>& n = t.record(log_softmax_op, a);
-  n.value.resize(z.shape());
+  t.shape_like(n, n.in[0]);  // over the last axis, whatever the rank
   const std::size_t cols = z.shape(1);
   row_softmax(z, n.saved, [&](std::size_t, std::size_t r, T lse) {
     for (std::size_t c = 0; c < cols; ++c) n.value(r, c) = z(r, c) - lse;
@@ -618,6 +506,7 @@ BasicVar<T> log_softmax(const BasicVar<T>& a) {
 
 template <class T>
 BasicVar<T> sum(const BasicVar<T>& a, int axis) {
+  require_matrix("sum", a, "sum(a, dims, keepdim)");
   const BasicMatrix<T>& x = a.value();
   const std::size_t ax = check_axis("sum", axis, x);
   const std::size_t rows = x.shape(0), cols = x.shape(1);
@@ -644,6 +533,7 @@ BasicVar<T> sum(const BasicVar<T>& a, int axis) {
 
 template <class T>
 BasicVar<T> mean(const BasicVar<T>& a, int axis) {
+  require_matrix("mean", a, "mean(a, dims, keepdim)");
   // mean = sum / count along the axis: composed, no rule of its own.
   const std::size_t ax = check_axis("mean", axis, a.value());
   const std::size_t count = a.value().shape(ax);
@@ -654,6 +544,7 @@ BasicVar<T> mean(const BasicVar<T>& a, int axis) {
 
 template <class T>
 BasicVar<T> max(const BasicVar<T>& a, int axis) {
+  require_matrix("max", a, "a reshape to a matrix first");
   const BasicMatrix<T>& x = a.value();
   const std::size_t ax = check_axis("max", axis, x);
   const std::size_t rows = x.shape(0), cols = x.shape(1);
@@ -681,6 +572,7 @@ BasicVar<T> max(const BasicVar<T>& a, int axis) {
 
 template <class T>
 BasicVar<T> transpose(const BasicVar<T>& a) {
+  require_matrix("transpose", a, "transpose(a, dim0, dim1) or permute(a, dims)");
   BasicTape<T>& t = a.tape();
   BasicNode<T>& n = t.record(transpose_op, a);
   const BasicMatrix<T>& x = t.value(n.in[0]);
@@ -707,6 +599,7 @@ BasicVar<T> reshape(const BasicVar<T>& a, std::size_t rows, std::size_t cols) {
 template <class T>
 BasicVar<T> slice(const BasicVar<T>& a, std::size_t row_begin, std::size_t row_end, std::size_t col_begin,
           std::size_t col_end) {
+  require_matrix("slice", a, "slice(a, dim, begin, end)");
   const BasicMatrix<T>& x = a.value();
   if (row_begin > row_end || row_end > x.shape(0) || col_begin > col_end || col_end > x.shape(1)) {
     throw std::invalid_argument("slice: rows [" + std::to_string(row_begin) + ", " +
@@ -740,6 +633,7 @@ namespace {
 template <class T>
 BasicVar<T> concat_parts(const BasicVar<T>* parts, std::size_t count, int axis) {
   if (count == 0) throw std::invalid_argument("concat: no inputs");
+  for (std::size_t k = 0; k < count; ++k) require_matrix("concat", parts[k], "concat of rank-2 inputs");
   const BasicMatrix<T>& first = parts[0].value();
   const std::size_t ax = check_axis("concat", axis, first);
   const std::size_t keep = 1 - ax;  // the dimension all parts share
@@ -786,6 +680,7 @@ BasicVar<T> concat(const std::vector<BasicVar<T>>& parts, int axis) {
 
 template <class T>
 BasicVar<T> gather_rows(const BasicVar<T>& table, const Labels& ids) {
+  require_matrix("gather_rows", table, "a reshape of the table to a matrix");
   const BasicMatrix<T>& w = table.value();
   for (std::size_t i = 0; i < ids.size(); ++i) {
     if (ids[i] < 0 || static_cast<std::size_t>(ids[i]) >= w.shape(0)) {

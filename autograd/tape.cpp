@@ -160,6 +160,30 @@ const BasicMatrix<T>& BasicVar<T>::value() const {
 }
 
 template <class T>
+const Shape& BasicVar<T>::shape() const {
+  return tape().node(*this).shape;
+}
+
+namespace {
+template <class T>
+BasicTensor<T> as_tensor(const BasicMatrix<T>& m, const Shape& shape) {
+  BasicTensor<T> out = BasicTensor<T>::from_shape(shape);
+  std::copy(m.data(), m.data() + m.size(), out.data());
+  return out;
+}
+}  // namespace
+
+template <class T>
+BasicTensor<T> BasicVar<T>::tensor() const {
+  return as_tensor(value(), shape());
+}
+
+template <class T>
+BasicTensor<T> BasicVar<T>::grad_tensor() const {
+  return as_tensor(grad(), shape());
+}
+
+template <class T>
 const BasicMatrix<T>& BasicVar<T>::grad() const {
   const BasicNode<T>& cn = tape().node(*this);
   if (cn.param) return cn.param->grad;
@@ -241,6 +265,7 @@ typename BasicTape<T>::Node& BasicTape<T>::new_node(const OpDef& op, bool requir
   n.scalar = 0.0;
   n.requires_grad = requires_grad && recording_;
   n.has_grad = false;
+  n.shaped = false;
   ++size_;
   return n;
 }
@@ -276,7 +301,17 @@ typename BasicTape<T>::Node& BasicTape<T>::record(const OpDef& op, const Var* in
 }
 
 template <class T>
-typename BasicTape<T>::Var BasicTape<T>::result(const Node& n) {
+typename BasicTape<T>::Var BasicTape<T>::result(const Node& n_) {
+  Node& n = *nodes_[n_.index];
+  if (!n.shaped) {  // an op of matrices: the value's own shape
+    n.shape.resize(2);
+    n.shape[0] = n.value.shape(0);
+    n.shape[1] = n.value.shape(1);
+  } else if (matrix_shape(n.shape) != std::array<std::size_t, 2>{n.value.shape(0), n.value.shape(1)}) {
+    size_ = n.index;
+    throw std::logic_error(std::string(n.op->name) + ": the value's storage " + shape_str(n.value) +
+                           " does not hold its shape " + shape_str(n.shape));
+  }
   if (detect_anomaly_ && !all_finite(n.value)) {
     size_ = n.index;  // the failed op leaves nothing on the tape
     throw std::runtime_error(std::string("anomaly: ") + n.op->name + " at tape position " +
@@ -302,6 +337,40 @@ typename BasicTape<T>::Var BasicTape<T>::constant(T value) {
 }
 
 template <class T>
+typename BasicTape<T>::Var BasicTape<T>::tensor(const BasicTensor<T>& value) {
+  Node& n = new_node(constant_op, false);
+  n.shape.assign(value.shape().begin(), value.shape().end());
+  try {
+    shape_value(n);
+  } catch (...) {
+    size_ = n.index;
+    throw;
+  }
+  std::copy(value.data(), value.data() + value.size(), n.value.data());
+  return result(n);
+}
+
+template <class T>
+void BasicTape<T>::shape_value(Node& n) {
+  if (n.shape.size() > max_rank) {
+    throw std::invalid_argument(std::string(n.op->name) + ": a " + shape_str(n.shape) +
+                                " value has rank " + std::to_string(n.shape.size()) +
+                                ", more than the engine's " + std::to_string(max_rank));
+  }
+  checked_count<T>(n.op->name, n.shape);
+  n.value.resize(matrix_shape(n.shape));
+  n.shaped = true;
+}
+
+template <class T>
+void BasicTape<T>::shape_like(Node& n, std::uint32_t i) {
+  const Node& src = *nodes_[i];
+  n.shape.assign(src.shape.begin(), src.shape.end());
+  n.value.resize(matrix_shape(n.shape));
+  n.shaped = true;
+}
+
+template <class T>
 typename BasicTape<T>::Var BasicTape<T>::param(Parameter& p) {
   own("param");  // before p is read: another thread's backward may be writing it
   if (p.grad.shape() != p.value.shape()) p.zero_grad();
@@ -309,6 +378,10 @@ typename BasicTape<T>::Var BasicTape<T>::param(Parameter& p) {
   n.param = BasicParamRef<T>(p);
   n.attr[0] = p.value.shape(0);
   n.attr[1] = p.value.shape(1);
+  n.shape.resize(2);
+  n.shape[0] = n.attr[0];
+  n.shape[1] = n.attr[1];
+  n.shaped = true;
   return Var(anchor_, n.index, n.generation);
 }
 

@@ -157,6 +157,10 @@ struct BasicNode {
   std::array<std::size_t, 4> attr{};
   bool requires_grad = false;           ///< Some parameter reaches this value.
   bool has_grad = false;                ///< grad holds this pass's gradient.
+  bool shaped = false;                  ///< The op set shape itself (else result() takes value's).
+  /// The value's shape, of any rank; value (and grad) hold its elements as a matrix of
+  /// matrix_shape(shape), in the same row-major order.
+  Shape shape;
   BasicMatrix<T> value;                 ///< The op's result (empty for parameter leaves).
   BasicMatrix<T> grad;                  ///< d loss / d value.
   BasicMatrix<T> saved;                 ///< What backward needs beyond inputs and result.
@@ -171,10 +175,20 @@ class BasicVar {
   using value_type = T;  ///< The element type.
   /// An empty handle: no value yet, the zero of + and +=.
   BasicVar() = default;
-  /// The value recorded (a parameter's current value for a parameter leaf).
+  /// The value recorded (a parameter's current value for a parameter leaf). A value of rank
+  /// other than 2 is given as the matrix it is stored as: its last dimension as the columns, all
+  /// the others multiplied out as the rows (matrix_shape()); tensor() gives it in its own shape.
   const BasicMatrix<T>& value() const;
-  /// d loss / d this value after backward (zeros if the loss does not depend on it).
+  /// d loss / d this value after backward (zeros if the loss does not depend on it), stored as
+  /// value() is.
   const BasicMatrix<T>& grad() const;
+  /// The value's shape, of any rank: {rows, cols} for a matrix, {} for a scalar.
+  const Shape& shape() const;
+  std::size_t dim() const { return shape().size(); }  ///< The rank: shape().size().
+  /// A copy of the value in its own shape (of any rank).
+  BasicTensor<T> tensor() const;
+  /// A copy of the gradient (as grad()) in the value's shape.
+  BasicTensor<T> grad_tensor() const;
   std::size_t rows() const { return value().shape(0); }  ///< value()'s row count.
   std::size_t cols() const { return value().shape(1); }  ///< value()'s column count.
   /// The tape it is on; throws std::logic_error if the handle is empty or its tape destroyed.
@@ -219,6 +233,9 @@ class BasicTape {
   /// A leaf: value is copied onto the tape (into a reused buffer) and gets no gradient.
   Var constant(const Matrix& value);
   Var constant(T value);  ///< A 1 x 1 constant.
+  /// A constant of any rank (0 through max_rank): value is copied onto the tape. Ids, masks and
+  /// inputs of shape [B, T, d] or [N, C, H, W] join the tape this way.
+  Var tensor(const BasicTensor<T>& value);
   /// A leaf for a parameter: its value is read where it lives (not copied), and backward adds its
   /// gradient to p.grad. The same parameter may be recorded any number of times.
   Var param(Parameter& p);
@@ -281,6 +298,13 @@ class BasicTape {
     const Node& n = *nodes_[i];
     return n.param ? n.param->value : n.value;
   }
+  /// The shape of the value at position i (of any rank). For rules and forwards.
+  const Shape& shape(std::uint32_t i) const { return nodes_[i]->shape; }
+  /// For ops of any rank: sizes n.value for the shape the op wrote into n.shape (checked: an
+  /// overflowing count or a rank above max_rank throws std::invalid_argument naming the op).
+  void shape_value(Node& n);
+  /// For elementwise ops: n gets the shape of the value at position i, and n.value its size.
+  void shape_like(Node& n, std::uint32_t i);
   /// The tape's liveness cell, which handles keep to detect a destroyed tape. Internal.
   Anchor* anchor() const { return anchor_; }
   /// Whether some parameter reaches the value at position i (a rule may skip it otherwise).

@@ -4,6 +4,7 @@
 /// the default and what the proofs use; float32 (Matrix32) is for speed. Everything in the engine is
 /// written once for both (templates on the element type T).
 #include <cstddef>
+#include <array>
 #include <cstdint>
 #include <new>
 #include <stdexcept>
@@ -11,6 +12,7 @@
 #include <type_traits>
 #include <vector>
 
+#include <xtensor/xarray.hpp>
 #include <xtensor/xtensor.hpp>
 
 /// The engine: tapes, handles, parameters, ops and the gradient checker.
@@ -26,6 +28,37 @@ using BasicMatrix = xt::xtensor<T, 2>;
 using Matrix = BasicMatrix<double>;  ///< A float64 matrix: the default precision.
 using Matrix32 = BasicMatrix<float>;  ///< A float32 matrix.
 using Labels = std::vector<int>;  ///< Class index per row, 0..C-1 (also ids of an embedding lookup).
+
+/// The shape of a value of any rank, outermost dimension first: {} is a scalar, {B, T, d} a batch of
+/// sequences. A Matrix is the rank-2 case {rows, cols}.
+using Shape = std::vector<std::size_t>;
+/// A tensor of T of any rank, row-major (numpy's C order): what Tape::tensor() records and
+/// Var::tensor() returns.
+template <class T>
+using BasicTensor = xt::xarray<T, xt::layout_type::row_major>;
+using Tensor = BasicTensor<double>;  ///< A float64 tensor.
+using Tensor32 = BasicTensor<float>;  ///< A float32 tensor.
+
+/// The highest rank a value may have (an [N, C, H, W] batch of images is rank 4).
+constexpr std::size_t max_rank = 8;
+
+/// "[2, 3, 4]", the form errors use for the shape of a value of any rank ("[]" for a scalar).
+inline std::string shape_str(const Shape& s) {
+  std::string out = "[";
+  for (std::size_t d = 0; d < s.size(); ++d) out += (d ? ", " : "") + std::to_string(s[d]);
+  return out + "]";
+}
+
+/// How the engine stores a value of shape s: as a matrix whose columns are the last dimension and
+/// whose rows are all the others, multiplied out (row-major, so the elements are in the same
+/// order). A scalar is [1 x 1], a vector of n is [1 x n]. Every op on the last axis (softmax, a
+/// bias row, a matrix product with a 2-D weight) is then the 2-D op on this matrix.
+inline std::array<std::size_t, 2> matrix_shape(const Shape& s) {
+  if (s.empty()) return {1, 1};
+  std::size_t rows = 1;
+  for (std::size_t d = 0; d + 1 < s.size(); ++d) rows *= s[d];
+  return {rows, s.back()};
+}
 
 /// "[rows x cols]", the form every error message uses for a shape.
 template <class T>
@@ -61,6 +94,25 @@ std::size_t checked_size(const char* op, std::size_t rows, std::size_t cols) {
   if (__builtin_mul_overflow(rows, cols, &n)) detail::size_error(op, rows, cols, dtype_name<T>(), true);
   if (n > static_cast<std::size_t>(PTRDIFF_MAX) / sizeof(T)) {
     detail::size_error(op, rows, cols, dtype_name<T>(), false);
+  }
+  return n;
+}
+
+/// The element count of a value of shape s, checked as checked_size() is: throws
+/// std::invalid_argument naming op and the shape if the product overflows or the bytes could not
+/// be one allocation.
+template <class T>
+std::size_t checked_count(const char* op, const Shape& s) {
+  std::size_t n = 1;
+  for (std::size_t d : s) {
+    if (__builtin_mul_overflow(n, d, &n)) {
+      throw std::invalid_argument(std::string(op) + ": a " + shape_str(s) + " " + dtype_name<T>() +
+                                  " tensor has more elements than 64 bits can count");
+    }
+  }
+  if (n > static_cast<std::size_t>(PTRDIFF_MAX) / sizeof(T)) {
+    throw std::invalid_argument(std::string(op) + ": a " + shape_str(s) + " " + dtype_name<T>() +
+                                " tensor takes more bytes than one allocation can ask for");
   }
   return n;
 }
