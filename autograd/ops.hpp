@@ -61,6 +61,18 @@ BasicVar<T> mean(const BasicVar<T>& a, int axis);
 template <class T>
 BasicVar<T> max(const BasicVar<T>& a, int axis);
 
+// Reductions of any rank (reduce_ops.cpp).
+/// The sum over the dimensions dims of a value of any rank (torch.sum(a, dims, keepdim)); dims may
+/// be negative (−1 is the last) and must each appear once. keepdim keeps them as size 1, so the
+/// result broadcasts back against a; otherwise they are dropped (summing every dimension gives a
+/// scalar, shape []). The gradient is g broadcast back over the summed dimensions. Copies.
+/// (`sum(a, 0)` with a single int is the matrix spelling, which always keeps the dimension.)
+template <class T>
+BasicVar<T> sum(const BasicVar<T>& a, const std::vector<int>& dims, bool keepdim);
+/// The mean over dims, as sum(a, dims, keepdim) divided by the count of elements averaged.
+template <class T>
+BasicVar<T> mean(const BasicVar<T>& a, const std::vector<int>& dims, bool keepdim);
+
 /// tanh(a) elementwise (vectorised kernels, within 2 ulp of the C library).
 template <class T>
 BasicVar<T> tanh(const BasicVar<T>& a);

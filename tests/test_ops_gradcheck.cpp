@@ -47,7 +47,21 @@ Matrix spread(std::size_t rows, std::size_t cols, std::uint32_t seed) {
 template <class T>
 BasicVar<T> weighted_sum(const BasicVar<T>& v) {
   const BasicMatrix<T> w = uniform(v.rows(), v.cols(), 0.5, 1.5, 99);
-  return sum(mul(v, v.tape().constant(w)));
+  if (v.dim() == 2) return sum(mul(v, v.tape().constant(w)));
+  // A value of another rank: the same weights, in its shape.
+  BasicTensor<T> wt = BasicTensor<T>::from_shape(v.shape());
+  std::copy(w.begin(), w.end(), wt.begin());
+  return sum(mul(v, v.tape().tensor(wt)));
+}
+
+// A value of shape `shape` that depends on every element of the 2-D input x, whose shape must be
+// shape's last two dimensions: x broadcast along the leading ones, times fixed uneven factors (so
+// that the copies differ). Its gradient sums over the broadcast dimensions.
+template <class T>
+BasicVar<T> spread_to(const BasicVar<T>& x, const Shape& shape) {
+  BasicTensor<T> f = BasicTensor<T>::from_shape(shape);
+  for (std::size_t i = 0; i < f.size(); ++i) f.flat(i) = static_cast<T>(0.5 + 0.1 * static_cast<double>(i % 7));
+  return mul(x.tape().tensor(f), x);
 }
 
 // A case is checked in both precisions: f64 and f32 are the same generic code instantiated twice.
@@ -182,6 +196,38 @@ std::map<std::string, std::vector<Case>> checks() {
       make_case("1x1 table, id 0 twice", {one(1, 1, 2)}, [](auto& v) { return gather_rows(v[0], {0, 0}); }),
       make_case("4x2 table, no repeats", {one(4, 2, 3)}, [](auto& v) { return gather_rows(v[0], {3, 1}); }),
   };
+  // Reductions of any rank: x of [3 x 4] spread over [2, 3, 4] or [2, 1, 3, 4].
+  const auto dims_case = [one](std::string what, autograd::Shape shape, std::vector<int> dims, bool keep, bool average) {
+    return make_case(what, {one(shape[shape.size() - 2], shape.back(), 5)}, [=](const auto& v) {
+      const auto x = spread_to(v[0], shape);
+      return average ? mean(x, dims, keep) : sum(x, dims, keep);
+    });
+  };
+  c["sum_dims"] = {
+      dims_case("[2, 3, 4] over dim 0", {2, 3, 4}, {0}, false, false),
+      dims_case("[2, 3, 4] over dims 0 and -1, kept", {2, 3, 4}, {0, -1}, true, false),
+      dims_case("[2, 3, 4] over every dim: a scalar", {2, 3, 4}, {0, 1, 2}, false, false),
+      dims_case("[2, 1, 3, 4] over dims 1 and 2", {2, 1, 3, 4}, {1, 2}, false, false),
+      dims_case("[2, 3, 4] mean over dim 1, kept", {2, 3, 4}, {1}, true, true),
+      dims_case("[3, 4] mean over dim -1", {3, 4}, {-1}, false, true),
+  };
+  // Elementwise ops broadcast in any rank.
+  const auto nd_binary = [one](std::string what, autograd::Shape sa, autograd::Shape sb, auto op) {
+    return make_case(what, {one(sa[sa.size() - 2], sa.back(), 6), one(sb[sb.size() - 2], sb.back(), 7)},
+                     [=](const auto& v) { return op(spread_to(v[0], sa), spread_to(v[1], sb)); });
+  };
+  const auto nd_cases = [&](auto op) {
+    return std::vector<Case>{
+        nd_binary("[2, 3, 4] with [3, 4]", {2, 3, 4}, {3, 4}, op),
+        nd_binary("[2, 3, 1] with [1, 3, 4]: both stretched", {2, 3, 1}, {1, 3, 4}, op),
+        nd_binary("[2, 1, 3, 4] with [2, 5, 1, 4]", {2, 1, 3, 4}, {2, 5, 1, 4}, op),
+        nd_binary("[1, 4] with [2, 3, 4]: a bias row", {1, 4}, {2, 3, 4}, op),
+    };
+  };
+  for (Case& k : nd_cases([](const auto& a, const auto& b) { return add(a, b); })) c["add"].push_back(k);
+  for (Case& k : nd_cases([](const auto& a, const auto& b) { return sub(a, b); })) c["sub"].push_back(k);
+  for (Case& k : nd_cases([](const auto& a, const auto& b) { return mul(a, b); })) c["mul"].push_back(k);
+  for (Case& k : nd_cases([](const auto& a, const auto& b) { return div(a, b + 3.0); })) c["div"].push_back(k);
   c["sum of a list"] = {
       make_case("three 2x3 terms, one twice", {one(2, 3, 1), one(2, 3, 2)}, [](auto& v) { return sum(std::vector{v[0], v[1], v[0]}); }),
   };
