@@ -68,10 +68,10 @@ BasicVar<T> max(const BasicVar<T>& a, int axis);
 /// scalar, shape []). The gradient is g broadcast back over the summed dimensions. Copies.
 /// (`sum(a, 0)` with a single int is the matrix spelling, which always keeps the dimension.)
 template <class T>
-BasicVar<T> sum(const BasicVar<T>& a, const std::vector<int>& dims, bool keepdim);
+BasicVar<T> sum(const BasicVar<T>& a, const Dims& dims, bool keepdim);
 /// The mean over dims, as sum(a, dims, keepdim) divided by the count of elements averaged.
 template <class T>
-BasicVar<T> mean(const BasicVar<T>& a, const std::vector<int>& dims, bool keepdim);
+BasicVar<T> mean(const BasicVar<T>& a, const Dims& dims, bool keepdim);
 
 /// tanh(a) elementwise (vectorised kernels, within 2 ulp of the C library).
 template <class T>

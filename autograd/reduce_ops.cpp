@@ -10,15 +10,15 @@ namespace {
 
 // The dims a reduction of a value of rank `rank` names, as a bit per dimension; throws
 // std::invalid_argument naming op and the shape for a dim out of range or named twice.
-unsigned reduced_dims(const char* op, const std::vector<int>& dims, const Shape& shape) {
-  const auto rank = static_cast<int>(shape.size());
+unsigned reduced_dims(const char* op, const Dims& dims, const Shape& shape) {
+  const auto rank = static_cast<std::int64_t>(shape.size());
   if (dims.empty()) {
     throw std::invalid_argument(std::string(op) + ": no dims given for " + shape_str(shape) +
                                 " (" + op + "(a) reduces every element)");
   }
   unsigned mask = 0;
-  for (int d : dims) {
-    const int k = d < 0 ? d + rank : d;
+  for (const std::int64_t d : dims) {
+    const std::int64_t k = d < 0 ? d + rank : d;
     if (k < 0 || k >= rank) {
       throw std::invalid_argument(std::string(op) + ": dim " + std::to_string(d) +
                                   " is not a dimension of " + shape_str(shape));
@@ -59,7 +59,7 @@ const OpDef sum_dims_op{"sum_dims", [](auto& t, const auto& n) {
 }  // namespace
 
 template <class T>
-BasicVar<T> sum(const BasicVar<T>& a, const std::vector<int>& dims, bool keepdim) {
+BasicVar<T> sum(const BasicVar<T>& a, const Dims& dims, bool keepdim) {
   const unsigned mask = reduced_dims("sum", dims, a.shape());
   BasicTape<T>& t = a.tape();
   BasicNode<T>& n = t.record(sum_dims_op, a);
@@ -86,7 +86,7 @@ BasicVar<T> sum(const BasicVar<T>& a, const std::vector<int>& dims, bool keepdim
 }
 
 template <class T>
-BasicVar<T> mean(const BasicVar<T>& a, const std::vector<int>& dims, bool keepdim) {
+BasicVar<T> mean(const BasicVar<T>& a, const Dims& dims, bool keepdim) {
   // mean = sum / count over the dims: composed, no rule of its own.
   const Shape& shape = a.shape();
   const unsigned mask = reduced_dims("mean", dims, shape);
@@ -101,8 +101,8 @@ BasicVar<T> mean(const BasicVar<T>& a, const std::vector<int>& dims, bool keepdi
 }
 
 #define AUTOGRAD_INSTANTIATE_REDUCTIONS(T)                                          \
-  template BasicVar<T> sum(const BasicVar<T>&, const std::vector<int>&, bool);     \
-  template BasicVar<T> mean(const BasicVar<T>&, const std::vector<int>&, bool);
+  template BasicVar<T> sum(const BasicVar<T>&, const Dims&, bool);     \
+  template BasicVar<T> mean(const BasicVar<T>&, const Dims&, bool);
 AUTOGRAD_INSTANTIATE_REDUCTIONS(double)
 AUTOGRAD_INSTANTIATE_REDUCTIONS(float)
 #undef AUTOGRAD_INSTANTIATE_REDUCTIONS

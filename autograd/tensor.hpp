@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -41,6 +42,41 @@ using Tensor32 = BasicTensor<float>;  ///< A float32 tensor.
 
 /// The highest rank a value may have (an [N, C, H, W] batch of images is rank 4).
 constexpr std::size_t max_rank = 8;
+
+/// A short list of dimensions or sizes as the ops of any rank take them: `{0, 2, 1, 3}` (a
+/// permutation), `{B, T, -1}` (a shape with one size inferred), `{-1}` (the last dimension). Holds
+/// up to max_rank integers without allocating, so that a training step allocates nothing for them.
+/// Built from a braced list or from a std::vector of int or std::int64_t.
+class Dims {
+ public:
+  Dims(std::initializer_list<std::int64_t> list) { assign(list.begin(), list.size()); }  // NOLINT
+  Dims(const std::vector<std::int64_t>& list) { assign(list.data(), list.size()); }  // NOLINT
+  Dims(const std::vector<int>& list) {  // NOLINT: implicit, as a braced list is
+    check(list.size());
+    for (std::size_t k = 0; k < list.size(); ++k) d_[k] = list[k];
+    n_ = list.size();
+  }
+  std::size_t size() const { return n_; }  ///< How many.
+  bool empty() const { return n_ == 0; }  ///< None.
+  std::int64_t operator[](std::size_t k) const { return d_[k]; }  ///< Entry k.
+  const std::int64_t* begin() const { return d_.data(); }  ///< The first entry.
+  const std::int64_t* end() const { return d_.data() + n_; }  ///< Past the last entry.
+
+ private:
+  static void check(std::size_t n) {
+    if (n > max_rank) {
+      throw std::invalid_argument("dims: " + std::to_string(n) + " entries, more than the " +
+                                  std::to_string(max_rank) + " dimensions a value may have");
+    }
+  }
+  void assign(const std::int64_t* p, std::size_t n) {
+    check(n);
+    for (std::size_t k = 0; k < n; ++k) d_[k] = p[k];
+    n_ = n;
+  }
+  std::array<std::int64_t, max_rank> d_{};
+  std::size_t n_ = 0;
+};
 
 /// "[2, 3, 4]", the form errors use for the shape of a value of any rank ("[]" for a scalar).
 inline std::string shape_str(const Shape& s) {
