@@ -60,10 +60,12 @@ std::size_t checked_count_of(const char* op, const std::size_t* dims, std::size_
   return n;
 }
 
-// A rank above max_rank is refused before anything is recorded, naming op and the shape.
-void check_rank(const char* op, std::size_t rank, const std::string& what) {
+// A rank above max_rank is refused before anything is recorded, naming op and what(), the value
+// of that rank (a string built only then: the check itself allocates nothing).
+template <class What>
+void check_rank(const char* op, std::size_t rank, What&& what) {
   if (rank > max_rank) {
-    throw std::invalid_argument(std::string(op) + ": " + what + " has rank " + std::to_string(rank) +
+    throw std::invalid_argument(std::string(op) + ": " + what() + " has rank " + std::to_string(rank) +
                                 ", more than the engine's " + std::to_string(max_rank));
   }
 }
@@ -163,7 +165,7 @@ template <class T>
 BasicVar<T> reshape(const BasicVar<T>& a, const std::vector<std::int64_t>& shape) {
   const Shape& from = a.shape();
   const std::size_t count = a.value().size();
-  check_rank("reshape", shape.size(), "the shape " + list_str(shape));
+  check_rank("reshape", shape.size(), [&] { return "the shape " + list_str(shape); });
   const auto refuse = [&](const std::string& why) {
     throw std::invalid_argument("reshape: cannot view " + shape_str(from) + " (" +
                                 std::to_string(count) + " elements) as " + list_str(shape) + ": " +
@@ -185,7 +187,9 @@ BasicVar<T> reshape(const BasicVar<T>& a, const std::vector<std::int64_t>& shape
   if (over) refuse("the sizes multiply out to more than 64 bits can count");
   if (inferred != max_rank) {
     if (known == 0 && count == 0) refuse("the size for -1 could be anything");
-    if (known == 0 || count % known != 0) refuse("no size for -1 makes " + std::to_string(count) + " elements");
+    if (known == 0 || count % known != 0) {
+      refuse("no size for -1 makes " + std::to_string(count) + " elements");
+    }
     dims[inferred] = count / known;
   } else if (known != count) {
     refuse("that is " + std::to_string(known) + " elements");
@@ -196,7 +200,8 @@ BasicVar<T> reshape(const BasicVar<T>& a, const std::vector<std::int64_t>& shape
 template <class T>
 BasicVar<T> unsqueeze(const BasicVar<T>& a, int dim) {
   const Shape& s = a.shape();
-  check_rank("unsqueeze", s.size() + 1, "the result of " + shape_str(s) + " with a new dimension");
+  check_rank("unsqueeze", s.size() + 1,
+             [&] { return "the result of " + shape_str(s) + " with a new dimension"; });
   const std::size_t at = wrap_dim("unsqueeze", dim, s.size() + 1, s);
   Dims dims{};
   for (std::size_t d = 0, k = 0; d <= s.size(); ++d) dims[d] = d == at ? 1 : s[k++];
@@ -516,7 +521,7 @@ BasicVar<T> stack_parts(const BasicVar<T>* parts, std::size_t count, int dim) {
     }
   }
   const std::size_t rank = first.size() + 1;
-  check_rank("stack", rank, "the result of stacking " + shape_str(first) + "s");
+  check_rank("stack", rank, [&] { return "the result of stacking " + shape_str(first) + "s"; });
   const std::size_t at = wrap_dim("stack", dim, rank, first);
   Dims out{};
   for (std::size_t d = 0, k = 0; d < rank; ++d) out[d] = d == at ? count : first[k++];
@@ -573,7 +578,8 @@ const OpDef broadcast_to_op{"broadcast_to", [](auto& t, const auto& n) {
   const T* g = n.grad.data();
   T* d = da.data();
   const Shape& in = t.shape(n.in[0]);
-  detail::for_each_broadcast(n.shape, in, in, [&](std::size_t o, std::size_t i, std::size_t) { d[i] += g[o]; });
+  detail::for_each_broadcast(n.shape, in, in,
+                             [&](std::size_t o, std::size_t i, std::size_t) { d[i] += g[o]; });
 }};
 
 }  // namespace
@@ -581,7 +587,7 @@ const OpDef broadcast_to_op{"broadcast_to", [](auto& t, const auto& n) {
 template <class T>
 BasicVar<T> broadcast_to(const BasicVar<T>& a, const Shape& shape) {
   const Shape& s = a.shape();
-  check_rank("broadcast_to", shape.size(), "the shape " + shape_str(shape));
+  check_rank("broadcast_to", shape.size(), [&] { return "the shape " + shape_str(shape); });
   if (shape.size() < s.size()) {
     throw std::invalid_argument("broadcast_to: " + shape_str(s) + " cannot be broadcast to " +
                                 shape_str(shape) + ", which has fewer dimensions");
@@ -675,7 +681,7 @@ BasicVar<T> embedding(const BasicVar<T>& table, const Labels& ids, const Shape& 
     throw std::invalid_argument("embedding: the table must be a matrix [V x d], got " + shape_str(w));
   }
   const std::size_t rank = ids_shape.size() + 1;
-  check_rank("embedding", rank, "the result for ids of " + shape_str(ids_shape));
+  check_rank("embedding", rank, [&] { return "the result for ids of " + shape_str(ids_shape); });
   Dims out{};
   std::copy(ids_shape.begin(), ids_shape.end(), out.begin());
   out[rank - 1] = 1;
