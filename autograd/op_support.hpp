@@ -33,6 +33,17 @@ void require_matrix(const char* op, const BasicVar<T>& a, const char* instead) {
                               shape_str(a.shape()) + "; for any rank use " + instead);
 }
 
+// The axis of a 2-D reduction or join: 0 (over rows) or 1 (over columns), else
+// std::invalid_argument naming op, the axis and the shape.
+template <class T>
+std::size_t check_axis(const char* op, int axis, const BasicMatrix<T>& a) {
+  if (axis != 0 && axis != 1) {
+    throw std::invalid_argument(std::string(op) + ": axis must be 0 (over rows) or 1 (over " +
+                                "columns), got " + std::to_string(axis) + " for " + shape_str(a));
+  }
+  return static_cast<std::size_t>(axis);
+}
+
 // Result shape of a broadcasting elementwise op: per dimension, equal or 1 on one side.
 template <class T>
 std::array<std::size_t, 2> broadcast_shape(const char* op, const BasicMatrix<T>& a, const BasicMatrix<T>& b) {

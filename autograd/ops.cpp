@@ -239,17 +239,6 @@ const OpDef transpose_op{"transpose", [](auto& t, const auto& n) {
   t.accumulate(n.in[0], xt::transpose(n.grad));
 }};
 
-// d reshape(a) = g read in a's shape (both are row-major: the elements keep their order)
-const OpDef reshape_op{"reshape", [](auto& t, const auto& n) {
-  using T = typename std::decay_t<decltype(n)>::value_type;
-  if (!t.requires_grad(n.in[0])) return;
-  bool add = false;
-  BasicMatrix<T>& da = t.grad_target(n.in[0], add);
-  const T* g = n.grad.data();
-  T* d = da.data();
-  for (std::size_t i = 0; i < n.grad.size(); ++i) d[i] = add ? d[i] + g[i] : g[i];
-}};
-
 // d a[r0:r1, c0:c1] = g placed in the block, 0 elsewhere; n.attr = {r0, r1, c0, c1}
 const OpDef slice_op{"slice", [](auto& t, const auto& n) {
   using T = typename std::decay_t<decltype(n)>::value_type;
@@ -262,28 +251,6 @@ const OpDef slice_op{"slice", [](auto& t, const auto& n) {
     const T* g = n.grad.data() + r * cols;
     T* d = da.data() + (r0 + r) * da.shape(1) + c0;
     for (std::size_t c = 0; c < cols; ++c) d[c] += g[c];
-  }
-}};
-
-// d concat(a₀, a₁, …) = the block of g where each input went; n.attr[0] is the axis
-const OpDef concat_op{"concat", [](auto& t, const auto& n) {
-  using T = typename std::decay_t<decltype(n)>::value_type;
-  const std::size_t cols = n.grad.shape(1);
-  std::size_t offset = 0;
-  for (std::uint32_t in : n.in) {
-    const BasicMatrix<T>& v = t.value(in);
-    const std::size_t vr = v.shape(0), vc = v.shape(1);
-    if (t.requires_grad(in)) {
-      bool add = false;
-      BasicMatrix<T>& da = t.grad_target(in, add);
-      for (std::size_t r = 0; r < vr; ++r) {
-        const T* g = n.attr[0] == 0 ? n.grad.data() + (offset + r) * cols
-                                         : n.grad.data() + r * cols + offset;
-        T* d = da.data() + r * vc;
-        for (std::size_t c = 0; c < vc; ++c) d[c] = add ? d[c] + g[c] : g[c];
-      }
-    }
-    offset += n.attr[0] == 0 ? vr : vc;
   }
 }};
 
@@ -301,15 +268,6 @@ const OpDef gather_rows_op{"gather_rows", [](auto& t, const auto& n) {
     for (std::size_t c = 0; c < cols; ++c) d[c] += g[c];
   }
 }};
-
-template <class T>
-std::size_t check_axis(const char* op, int axis, const BasicMatrix<T>& a) {
-  if (axis != 0 && axis != 1) {
-    throw std::invalid_argument(std::string(op) + ": axis must be 0 (over rows) or 1 (over " +
-                                "columns), got " + std::to_string(axis) + " for " + shape_str(a));
-  }
-  return static_cast<std::size_t>(axis);
-}
 
 }  // namespace
 
@@ -582,21 +540,6 @@ BasicVar<T> transpose(const BasicVar<T>& a) {
 }
 
 template <class T>
-BasicVar<T> reshape(const BasicVar<T>& a, std::size_t rows, std::size_t cols) {
-  const BasicMatrix<T>& x = a.value();
-  if (checked_size<T>("reshape", rows, cols) != x.size()) {
-    throw std::invalid_argument("reshape: cannot view " + shape_str(x) + " (" +
-                                std::to_string(x.size()) + " elements) as [" + std::to_string(rows) +
-                                " x " + std::to_string(cols) + "]");
-  }
-  BasicTape<T>& t = a.tape();
-  BasicNode<T>& n = t.record(reshape_op, a);
-  n.value.resize({rows, cols});
-  std::copy(x.data(), x.data() + x.size(), n.value.data());
-  return t.result(n);
-}
-
-template <class T>
 BasicVar<T> slice(const BasicVar<T>& a, std::size_t row_begin, std::size_t row_end, std::size_t col_begin,
           std::size_t col_end) {
   require_matrix("slice", a, "slice(a, dim, begin, end)");
@@ -629,58 +572,9 @@ BasicVar<T> slice_cols(const BasicVar<T>& a, std::size_t col_begin, std::size_t 
   return slice(a, 0, a.rows(), col_begin, col_end);
 }
 
-namespace {
-template <class T>
-BasicVar<T> concat_parts(const BasicVar<T>* parts, std::size_t count, int axis) {
-  if (count == 0) throw std::invalid_argument("concat: no inputs");
-  for (std::size_t k = 0; k < count; ++k) require_matrix("concat", parts[k], "concat of rank-2 inputs");
-  const BasicMatrix<T>& first = parts[0].value();
-  const std::size_t ax = check_axis("concat", axis, first);
-  const std::size_t keep = 1 - ax;  // the dimension all parts share
-  std::size_t total = 0;
-  for (std::size_t k = 0; k < count; ++k) {
-    const BasicMatrix<T>& v = parts[k].value();
-    if (v.shape(keep) != first.shape(keep)) {
-      throw std::invalid_argument("concat: along axis " + std::to_string(axis) + " input " +
-                                  std::to_string(k) + " is " + shape_str(v) + ", input 0 is " +
-                                  shape_str(first) + " (their " + (ax == 0 ? "column" : "row") +
-                                  " counts must agree)");
-    }
-    total = checked_sum("concat", total, v.shape(ax));
-  }
-  const std::size_t rows = ax == 0 ? total : first.shape(0), cols = ax == 0 ? first.shape(1) : total;
-  checked_size<T>("concat", rows, cols);
-  BasicTape<T>& t = parts[0].tape();
-  BasicNode<T>& n = t.record(concat_op, parts, count);
-  n.attr[0] = ax;
-  n.value.resize({rows, cols});
-  std::size_t offset = 0;
-  for (std::uint32_t in : n.in) {
-    const BasicMatrix<T>& v = t.value(in);
-    const std::size_t vr = v.shape(0), vc = v.shape(1);
-    for (std::size_t r = 0; vc > 0 && r < vr; ++r) {
-      T* out = ax == 0 ? n.value.data() + (offset + r) * cols : n.value.data() + r * cols + offset;
-      std::copy(v.data() + r * vc, v.data() + (r + 1) * vc, out);
-    }
-    offset += ax == 0 ? vr : vc;
-  }
-  return t.result(n);
-}
-}  // namespace
-
-template <class T>
-BasicVar<T> concat(std::initializer_list<BasicVar<T>> parts, int axis) {
-  return concat_parts(parts.begin(), parts.size(), axis);
-}
-
-template <class T>
-BasicVar<T> concat(const std::vector<BasicVar<T>>& parts, int axis) {
-  return concat_parts(parts.data(), parts.size(), axis);
-}
-
 template <class T>
 BasicVar<T> gather_rows(const BasicVar<T>& table, const Labels& ids) {
-  require_matrix("gather_rows", table, "a reshape of the table to a matrix");
+  require_matrix("gather_rows", table, "index_select(a, 0, ids)");
   const BasicMatrix<T>& w = table.value();
   for (std::size_t i = 0; i < ids.size(); ++i) {
     if (ids[i] < 0 || static_cast<std::size_t>(ids[i]) >= w.shape(0)) {
@@ -766,12 +660,9 @@ BasicVar<T> operator+(const BasicVar<T>& a, const BasicVar<T>& b) {
   template BasicVar<T> softmax(const BasicVar<T>&);                                               \
   template BasicVar<T> log_softmax(const BasicVar<T>&);                                           \
   template BasicVar<T> transpose(const BasicVar<T>&);                                             \
-  template BasicVar<T> reshape(const BasicVar<T>&, std::size_t, std::size_t);                     \
   template BasicVar<T> slice(const BasicVar<T>&, std::size_t, std::size_t, std::size_t, std::size_t); \
   template BasicVar<T> slice_rows(const BasicVar<T>&, std::size_t, std::size_t);                  \
   template BasicVar<T> slice_cols(const BasicVar<T>&, std::size_t, std::size_t);                  \
-  template BasicVar<T> concat(std::initializer_list<BasicVar<T>>, int);                           \
-  template BasicVar<T> concat(const std::vector<BasicVar<T>>&, int);                              \
   template BasicVar<T> gather_rows(const BasicVar<T>&, const Labels&);                            \
   template BasicVar<T> softmax_cross_entropy(const BasicVar<T>&, const Labels&, Reduction);       \
   template BasicVar<T> l2_penalty(const BasicVar<T>&);                                            \

@@ -9,6 +9,7 @@
 /// std::invalid_argument naming the op and the shapes, e.g.
 /// "matmul: inner dimensions differ: [2 x 3] and [2 x 2]"; a stale or empty handle, or handles of
 /// two tapes, throw std::logic_error.
+#include <cstdint>
 #include <initializer_list>
 #include <vector>
 
@@ -121,7 +122,10 @@ BasicVar<T> slice_rows(const BasicVar<T>& a, std::size_t row_begin, std::size_t 
 template <class T>
 BasicVar<T> slice_cols(const BasicVar<T>& a, std::size_t col_begin, std::size_t col_end);
 /// Joins any number of inputs along rows (axis 0: same column count) or columns (axis 1).
-/// concat({a, b, c}, 1) allocates nothing.
+/// concat({a, b, c}, 1) allocates nothing. Inputs of any other rank (all of one rank, 1 or more)
+/// join along dim axis, counted from the end when negative (-1 is the last, for matrices too),
+/// all their other dimensions equal: [2, 3, 4] and [2, 5, 4] along 1 give [2, 8, 4] (torch.cat).
+/// A copy; the gradient is each input's block of g.
 template <class T>
 BasicVar<T> concat(std::initializer_list<BasicVar<T>> parts, int axis);
 /// concat() of the parts held in a std::vector.
@@ -131,6 +135,76 @@ BasicVar<T> concat(const std::vector<BasicVar<T>>& parts, int axis);
 /// scatter-adds, so a row picked several times gets every share.
 template <class T>
 BasicVar<T> gather_rows(const BasicVar<T>& table, const Labels& ids);
+
+// Shapes of any rank.
+// A dim counts from the end when negative (-1 is the last), as in PyTorch; one out of range throws
+// std::invalid_argument naming the op, the dim and the shape. Every op here copies (none is a view).
+/// The elements of a in row-major order in a shape of any rank (numpy's and torch.reshape): one
+/// size may be -1, inferred from the element count ({2, 3, -1} of 24 elements is [2, 3, 4]; {} of
+/// one element is a scalar); the element count must stay the same. reshape(a, rows, cols) is the
+/// 2-D spelling. A copy; the gradient is g read in a's shape.
+template <class T>
+BasicVar<T> reshape(const BasicVar<T>& a, const Dims& shape);
+/// a with a new dimension of size 1 at dim (-1 appends one): [2, 3] at 1 gives [2, 1, 3]. dim
+/// ranges over rank + 1 places. A reshape: a copy, the gradient g read in a's shape.
+template <class T>
+BasicVar<T> unsqueeze(const BasicVar<T>& a, int dim);
+/// a without its dimension dim, which must have size 1: [2, 1, 3] at 1 gives [2, 3]. Unlike
+/// torch.squeeze, which silently leaves a dimension of another size, this throws naming the dim
+/// and the shape. A reshape: a copy, the gradient g read in a's shape.
+template <class T>
+BasicVar<T> squeeze(const BasicVar<T>& a, int dim);
+/// a with its dimensions reordered (torch.permute): result dimension i is a's dimension dims[i],
+/// which must list each of a's dimensions once: [2, 3, 4] by {2, 0, 1} gives [4, 2, 3]. A copy;
+/// the gradient is g permuted back (by the inverse permutation).
+template <class T>
+BasicVar<T> permute(const BasicVar<T>& a, const Dims& dims);
+/// a with dimensions dim0 and dim1 swapped (torch.transpose), of any rank: permute() with those
+/// two exchanged. A copy; the gradient is g with the two swapped back. transpose(a) is the 2-D
+/// spelling.
+template <class T>
+BasicVar<T> transpose(const BasicVar<T>& a, int dim0, int dim1);
+/// Entries [begin, end) of a along dim, all of every other dimension (half-open, as Python's
+/// a[..., begin:end, ...]): [2, 3, 4] along 1 from 1 to 3 gives [2, 2, 4]. A range beyond the
+/// dimension throws (where Python clamps it). A copy; the gradient is g placed back, 0 elsewhere.
+/// slice(a, r0, r1, c0, c1) is the 2-D spelling of two ranges at once.
+template <class T>
+BasicVar<T> slice(const BasicVar<T>& a, int dim, std::size_t begin, std::size_t end);
+/// torch.narrow: length entries of a along dim from start, i.e. slice(a, dim, start, start + length).
+template <class T>
+BasicVar<T> narrow(const BasicVar<T>& a, int dim, std::size_t start, std::size_t length);
+/// torch.cat: concat() under PyTorch's name.
+template <class T>
+BasicVar<T> cat(std::initializer_list<BasicVar<T>> parts, int dim);
+/// cat() of the parts held in a std::vector.
+template <class T>
+BasicVar<T> cat(const std::vector<BasicVar<T>>& parts, int dim);
+/// torch.stack: inputs of one shape joined along a new dimension at dim (ranging over rank + 1
+/// places): three [2, 3] along 0 give [3, 2, 3], along -1 [2, 3, 3]. unsqueeze() of each, then
+/// concat(): copies; the gradient is each input's slice of g.
+template <class T>
+BasicVar<T> stack(std::initializer_list<BasicVar<T>> parts, int dim);
+/// stack() of the parts held in a std::vector.
+template <class T>
+BasicVar<T> stack(const std::vector<BasicVar<T>>& parts, int dim);
+/// a repeated to shape by numpy's broadcasting (torch.broadcast_to, torch.expand): the shapes are
+/// aligned at their last dimension and each of a's dimensions must equal shape's or be 1 (leading
+/// ones may be missing): [3] to [2, 3], [2, 1] to [4, 2, 5]. A copy (not a view of stride 0); the
+/// gradient is g summed over the dimensions a was stretched along.
+template <class T>
+BasicVar<T> broadcast_to(const BasicVar<T>& a, const Shape& shape);
+/// The entries ids[0], ids[1], … of a along dim (torch.index_select), each id in 0..size-1 (a bad
+/// one is named with its position): [2, 5, 4] along 1 with 3 ids gives [2, 3, 4]. A copy; the
+/// backward scatter-adds, so an entry picked several times gets every share.
+template <class T>
+BasicVar<T> index_select(const BasicVar<T>& a, int dim, const Labels& ids);
+/// An embedding lookup for ids of any shape: table row ids[i] for each position of ids_shape,
+/// giving ids_shape + [d] (ids of [B, T], row-major, give [B, T, d]). table must be a matrix
+/// [V x d], ids.size() the product of ids_shape, each id in 0..V-1 (a bad one is named with its
+/// position). gather_rows() then reshape(): copies; the backward scatter-adds, so a row picked
+/// several times gets every share.
+template <class T>
+BasicVar<T> embedding(const BasicVar<T>& table, const Labels& ids, const Shape& ids_shape);
 
 /// How a loss over rows is reduced to [1 x 1].
 enum class Reduction {

@@ -259,3 +259,38 @@ TEST_CASE("a recurrent step through time allocates nothing in steady state", "[a
   CHECK(steady == 0);
   CHECK(last < first);  // it trained
 }
+
+TEST_CASE("the shape ops of any rank allocate nothing in steady state", "[allocations]") {
+  using namespace autograd;
+  nn::Rng rng(7);
+  Parameter W(rng.randn(6, 4)), E(rng.randn(5, 3));
+  // The arguments are built once: a braced list at the call would build a std::vector each time.
+  const std::vector<std::int64_t> to_3d{2, 3, -1};
+  const std::vector<int> order{2, 0, 1};
+  const Shape wide{2, 2, 3, 4}, ids_shape{2, 3};
+  const Labels pick{2, 0, 2}, words{4, 0, 4, 1, 2, 3};
+  Tape tape;
+  const auto pass = [&] {
+    tape.clear();
+    W.zero_grad();
+    E.zero_grad();
+    const Var x = reshape(tape.param(W), to_3d);                // [2, 3, 4]
+    const Var p = permute(x, order);                             // [4, 2, 3]
+    const Var s = slice(transpose(x, 0, -1), 1, 1, 3);          // [4, 2, 2]
+    const Var j = concat({p, squeeze(unsqueeze(p, 1), 1)}, -1);  // [4, 2, 6]
+    const Var st = stack({s, s, s}, 0);                          // [3, 4, 2, 2]
+    const Var b = broadcast_to(x, wide);                         // [2, 2, 3, 4]
+    const Var i = index_select(x, 1, pick);                      // [2, 3, 4]
+    const Var e = embedding(tape.param(E), words, ids_shape);    // [2, 3, 3]
+    const Var loss = sum(j * j) + sum(st * st) + sum(b * b) + sum(i * i) + sum(e * e) +
+                     sum(narrow(p, 0, 1, 2));
+    tape.backward(loss);
+    return loss.value()(0, 0);
+  };
+  const std::size_t warm_up = allocations_during([&] { pass(); });
+  std::size_t steady = 0;
+  for (int k = 0; k < 20; ++k) steady += allocations_during([&] { pass(); });
+  INFO("the warm-up pass allocated " << warm_up << " times, the next 20 passes " << steady << " times");
+  CHECK(warm_up > 0);
+  CHECK(steady == 0);
+}

@@ -44,6 +44,7 @@ Matrix spread(std::size_t rows, std::size_t cols, std::uint32_t seed) {
 
 // Reduces any value to a scalar with fixed, uneven weights, so that every element's gradient is
 // distinct (a plain sum would give a uniform upstream gradient and hide mixed-up elements).
+// Values of any rank get the weights of their storage matrix, laid out in their own shape.
 template <class T>
 BasicVar<T> weighted_sum(const BasicVar<T>& v) {
   const BasicMatrix<T> w = uniform(v.rows(), v.cols(), 0.5, 1.5, 99);
@@ -228,6 +229,114 @@ std::map<std::string, std::vector<Case>> checks() {
   for (Case& k : nd_cases([](const auto& a, const auto& b) { return sub(a, b); })) c["sub"].push_back(k);
   for (Case& k : nd_cases([](const auto& a, const auto& b) { return mul(a, b); })) c["mul"].push_back(k);
   for (Case& k : nd_cases([](const auto& a, const auto& b) { return div(a, b + 3.0); })) c["div"].push_back(k);
+
+  // Shapes of any rank. The inputs are matrices; the N-D values are made from them by reshape, so
+  // each case also checks reshape's rule on the way.
+  using Dims = std::vector<std::int64_t>;
+  for (Case& k : std::vector<Case>{
+           make_case("1x1 as rank 0 []", {one(1, 1, 4)}, [](auto& v) { return reshape(v[0], {}); }),
+           make_case("4x6 as [2, -1, 4]", {one(4, 6, 5)}, [](auto& v) { return reshape(v[0], {2, -1, 4}); }),
+           make_case("2x6 as rank 1 [12], then rank 4 [3, 1, 2, 2]", {one(2, 6, 6)},
+                     [](auto& v) { return reshape(reshape(v[0], {12}), {3, 1, 2, 2}); }),
+           make_case("unsqueeze -1, then 1, of [2, 3, 2]", {one(3, 4, 7)},
+                     [](auto& v) { return unsqueeze(unsqueeze(reshape(v[0], {2, 3, 2}), -1), 1); }),
+           make_case("squeeze -1, then 1, of [2, 1, 3, 1]", {one(2, 3, 8)},
+                     [](auto& v) { return squeeze(squeeze(reshape(v[0], {2, 1, 3, 1}), -1), 1); }),
+           make_case("squeeze of [1] to rank 0", {one(1, 1, 9)}, [](auto& v) { return squeeze(reshape(v[0], {1}), 0); }),
+       }) {
+    c["reshape"].push_back(k);
+  }
+  c["permute"] = {
+      make_case("[2, 3, 4] by (2, 0, 1)", {one(4, 6, 1)}, [](auto& v) { return permute(reshape(v[0], {2, 3, 4}), {2, 0, 1}); }),
+      make_case("[2, 1, 3, 2] by (-1, 0, -2, 1)", {one(3, 4, 2)},
+                [](auto& v) { return permute(reshape(v[0], {2, 1, 3, 2}), {-1, 0, -2, 1}); }),
+      make_case("rank 1 [5] by (0)", {one(1, 5, 3)}, [](auto& v) { return permute(reshape(v[0], {5}), {0}); }),
+      make_case("rank 0 [] by ()", {one(1, 1, 4)}, [](auto& v) { return permute(reshape(v[0], {}), {}); }),
+      make_case("4x3 by (1, 0)", {one(4, 3, 5)}, [](auto& v) { return permute(v[0], {1, 0}); }),
+      make_case("transpose 0, -1 of [2, 3, 4]", {one(6, 4, 6)}, [](auto& v) { return transpose(reshape(v[0], {2, 3, 4}), 0, -1); }),
+      make_case("transpose 1, 2 of a slice of [2, 4, 3], used twice", {one(8, 3, 7)}, [](auto& v) {
+        const auto x = slice(reshape(v[0], {2, 4, 3}), 1, 1, 3);
+        return transpose(x, 1, 2) + transpose(x, -1, -2);
+      }),
+  };
+  c["slice_dim"] = {
+      make_case("[2, 3, 4] along 0, 1..2", {one(6, 4, 1)}, [](auto& v) { return slice(reshape(v[0], {2, 3, 4}), 0, 1, 2); }),
+      make_case("[2, 3, 4] along 1, 1..3", {one(6, 4, 2)}, [](auto& v) { return slice(reshape(v[0], {2, 3, 4}), 1, 1, 3); }),
+      make_case("[2, 3, 4] along -1, 0..3", {one(6, 4, 3)}, [](auto& v) { return slice(reshape(v[0], {2, 3, 4}), -1, 0, 3); }),
+      make_case("two overlapping slices of [2, 3, 4] along 1", {one(6, 4, 4)}, [](auto& v) {
+        const auto x = reshape(v[0], {2, 3, 4});
+        return slice(x, 1, 0, 2) + slice(x, 1, 1, 3);
+      }),
+      make_case("narrow of a permuted [2, 3, 4]", {one(6, 4, 5)},
+                [](auto& v) { return narrow(permute(reshape(v[0], {2, 3, 4}), {1, 2, 0}), 1, 1, 2); }),
+      make_case("the size-1 dim of [2, 1, 3]", {one(2, 3, 6)}, [](auto& v) { return slice(reshape(v[0], {2, 1, 3}), 1, 0, 1); }),
+      make_case("rank 1 [5], 1..4", {one(1, 5, 7)}, [](auto& v) { return slice(reshape(v[0], {5}), 0, 1, 4); }),
+      make_case("4x3 along 0, 1..3", {one(4, 3, 8)}, [](auto& v) { return slice(v[0], 0, 1, 3); }),
+  };
+  // Three rank-3 inputs of sizes 1, 2 and 3 along the axis, [2, 3, 2] elsewhere.
+  const auto along = [](int axis, std::int64_t size) {
+    Dims s{2, 3, 2};
+    s[static_cast<std::size_t>(axis)] = size;
+    return s;
+  };
+  const auto count = [](const Dims& s) { return static_cast<std::size_t>(s[0] * s[1] * s[2]); };
+  for (int axis : {0, 1, 2}) {
+    const Dims a = along(axis, 1), b = along(axis, 2), d = along(axis, 3);
+    for (int dim : {axis, axis - 3}) {
+      c["concat"].push_back(make_case("three of rank 3 along " + std::to_string(dim),
+                                      {one(1, count(a), 4), one(1, count(b), 5), one(1, count(d), 6)},
+                                      [a, b, d, dim](auto& v) {
+                                        return concat({reshape(v[0], a), reshape(v[1], b), reshape(v[2], d)}, dim);
+                                      }));
+    }
+  }
+  for (Case& k : std::vector<Case>{
+           make_case("rank 1, three along 0", {one(1, 2, 1), one(1, 1, 2), one(1, 3, 3)}, [](auto& v) {
+             return concat(std::vector{reshape(v[0], {2}), reshape(v[1], {1}), reshape(v[2], {3})}, 0);
+           }),
+           make_case("rank 4 along 2, one input twice", {one(2, 6, 1), one(2, 4, 2)}, [](auto& v) {
+             const auto x = reshape(v[0], {2, 1, 3, 2}), y = reshape(v[1], {2, 1, 2, 2});
+             return concat({x, y, x}, 2);
+           }),
+           make_case("a permuted and a sliced input along 1 (cat)", {one(4, 3, 3), one(3, 4, 4)}, [](auto& v) {
+             const auto x = permute(reshape(v[0], {2, 3, 2}), {0, 2, 1});       // [2, 2, 3]
+             const auto y = slice(reshape(v[1], {2, 3, 2}), -1, 0, 1);         // [2, 3, 1]
+             return cat({x, permute(y, {0, 2, 1})}, 1);                        // [2, 3, 3]
+           }),
+           make_case("matrices along -1", {one(2, 1, 5), one(2, 3, 6)}, [](auto& v) { return concat({v[0], v[1]}, -1); }),
+       }) {
+    c["concat"].push_back(k);
+  }
+  for (int dim : {0, 1, 2, 3, -1}) {
+    c["stack"].push_back(make_case("three [2, 3, 2] along " + std::to_string(dim),
+                                   {one(3, 4, 1), one(3, 4, 2), one(3, 4, 3)}, [dim](auto& v) {
+                                     return stack({reshape(v[0], {2, 3, 2}), reshape(v[1], {2, 3, 2}),
+                                                   reshape(v[2], {2, 3, 2})}, dim);
+                                   }));
+  }
+  c["stack"].push_back(make_case("three 2x3 along 1", {one(2, 3, 4), one(2, 3, 5), one(2, 3, 6)},
+                                 [](auto& v) { return stack(std::vector{v[0], v[1], v[2]}, 1); }));
+  c["broadcast_to"] = {
+      make_case("[3] to [2, 3]", {one(1, 3, 1)}, [](auto& v) { return broadcast_to(reshape(v[0], {3}), {2, 3}); }),
+      make_case("2x1 to [4, 2, 5]", {one(2, 1, 2)}, [](auto& v) { return broadcast_to(v[0], {4, 2, 5}); }),
+      make_case("rank 0 [] to [2, 3]", {one(1, 1, 3)}, [](auto& v) { return broadcast_to(reshape(v[0], {}), {2, 3}); }),
+      make_case("[2, 1, 3] to [2, 2, 4, 3]", {one(2, 3, 4)}, [](auto& v) { return broadcast_to(reshape(v[0], {2, 1, 3}), {2, 2, 4, 3}); }),
+      make_case("1x1 to [1, 1]", {one(1, 1, 5)}, [](auto& v) { return broadcast_to(v[0], {1, 1}); }),
+  };
+  c["index_select"] = {
+      make_case("[3, 4, 2] along 1, ids 0 3 3 1 3", {one(6, 4, 1)},
+                [](auto& v) { return index_select(reshape(v[0], {3, 4, 2}), 1, {0, 3, 3, 1, 3}); }),
+      make_case("[3, 4, 2] along 0, ids 2 0 2", {one(6, 4, 2)}, [](auto& v) { return index_select(reshape(v[0], {3, 4, 2}), 0, {2, 0, 2}); }),
+      make_case("[3, 4, 2] along -1, ids 1 1", {one(6, 4, 3)}, [](auto& v) { return index_select(reshape(v[0], {3, 4, 2}), -1, {1, 1}); }),
+      make_case("4x3 along 1, ids 2 0", {one(4, 3, 4)}, [](auto& v) { return index_select(v[0], 1, {2, 0}); }),
+      make_case("rank 1 [5], ids 4 0 4", {one(1, 5, 5)}, [](auto& v) { return index_select(reshape(v[0], {5}), 0, {4, 0, 4}); }),
+  };
+  c["embedding"] = {
+      make_case("5x3 table, ids [2, 3] with repeats", {one(5, 3, 1)},
+                [](auto& v) { return embedding(v[0], {4, 0, 4, 2, 4, 1}, {2, 3}); }),
+      make_case("4x2 table, one id of shape []", {one(4, 2, 2)}, [](auto& v) { return embedding(v[0], {3}, {}); }),
+      make_case("3x2 table, ids [2, 1, 2]", {one(3, 2, 3)}, [](auto& v) { return embedding(v[0], {2, 0, 1, 2}, {2, 1, 2}); }),
+  };
   c["sum of a list"] = {
       make_case("three 2x3 terms, one twice", {one(2, 3, 1), one(2, 3, 2)}, [](auto& v) { return sum(std::vector{v[0], v[1], v[0]}); }),
   };
