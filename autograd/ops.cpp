@@ -405,15 +405,15 @@ BasicVar<T> softmax_cross_entropy(const BasicVar<T>& logits, const Labels& label
   // Logits of any rank are their storage's rows: [..., C] is [(…) x C], a label per row.
   const BasicMatrix<T>& z = logits.value();
   const std::size_t rows = z.shape(0), classes = z.shape(1);
-  const std::string shape = logits.dim() == 2 ? shape_str(z) : shape_str(logits.shape());
+  const auto shape = [&] { return logits.dim() == 2 ? shape_str(z) : shape_str(logits.shape()); };
   if (labels.size() != rows) {
     throw std::invalid_argument("softmax_cross_entropy: " + std::to_string(labels.size()) +
-                                " labels for logits " + shape +
+                                " labels for logits " + shape() +
                                 (logits.dim() == 2 ? std::string()
                                                    : " (one per position: " + std::to_string(rows) + ")"));
   }
   if (rows == 0 || classes == 0) {
-    throw std::invalid_argument("softmax_cross_entropy: empty logits " + shape);
+    throw std::invalid_argument("softmax_cross_entropy: empty logits " + shape());
   }
   const auto ignored = [&](std::size_t r) {
     return ignore_index != no_ignore_index && labels[r] == ignore_index;
