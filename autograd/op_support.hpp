@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include <xtensor/xadapt.hpp>
@@ -178,6 +179,36 @@ BasicVar<T> scalar_result(BasicTape<T>& t, BasicNode<T>& n, T v) {
   n.value.resize({1, 1});
   n.value(0, 0) = v;
   return t.result(n);
+}
+
+// Whether the len entries at z, stride apart, are all −inf: a fully masked row, which has no
+// softmax (its max is −inf, and z − max is NaN). The scan stops at the first other entry, in
+// most rows the first one, so checking every row costs about one read per row.
+template <class T>
+bool fully_masked(const T* z, std::size_t len, std::size_t stride) {
+  for (std::size_t j = 0; j < len; ++j) {
+    if (!(z[j * stride] == -std::numeric_limits<T>::infinity())) return false;
+  }
+  return true;
+}
+
+// "softmax: row 3 of [2, 4, 4] is entirely −inf (fully masked)"; along names the axis when it is
+// not the last one (" along dim 1").
+[[noreturn]] inline void masked_row_error(const char* op, std::size_t row, const Shape& shape,
+                                          const std::string& along = "") {
+  throw std::invalid_argument(std::string(op) + ": row " + std::to_string(row) + along + " of " +
+                              shape_str(shape) + " is entirely −inf (fully masked)");
+}
+
+// Refuses a value with a fully masked row along its last axis, before the op records anything
+// (row_softmax would fill that row with NaN).
+template <class T>
+void require_unmasked_rows(const char* op, const BasicVar<T>& a) {
+  const BasicMatrix<T>& z = a.value();
+  const std::size_t rows = z.shape(0), cols = z.shape(1);
+  for (std::size_t r = 0; r < rows; ++r) {
+    if (fully_masked(z.data() + r * cols, cols, 1)) masked_row_error(op, r, a.shape());
+  }
 }
 
 // Writes the row-wise softmax of z into p and reports each row's log Σ exp, computed stably: the

@@ -1,6 +1,7 @@
 // The derivatives table. Each op: its OpDef (name + backward rule), then its forward.
 // In the rules: g = n.grad is d loss / d result, out = n.value is the result, and t.value(n.in[k])
 // is input k. Rules add into their inputs' gradients (+=), so a value used twice gets both shares.
+// Matrix products live in products.cpp; softmax along any dim and masks in softmax_ops.cpp.
 #include "autograd/ops.hpp"
 
 #include <algorithm>
@@ -10,7 +11,6 @@
 #include <xtensor/xmath.hpp>
 #include <xtensor/xoperation.hpp>
 
-#include "autograd/blas.hpp"
 #include "autograd/op_support.hpp"
 #include "autograd/kernels.hpp"
 #include "autograd/parallel.hpp"
@@ -23,21 +23,6 @@ namespace autograd {
 using namespace detail;  // op_support.hpp: the helpers the op files share
 
 namespace {
-
-// ---------------------------------------------------------------------------------------------------
-// matmul. A:[n,k] B:[k,m] g:[n,m]  =>  dA += g·Bᵀ [n,k],  dB += Aᵀ·g [k,m], transposes as BLAS flags.
-const OpDef matmul_op{"matmul", [](auto& t, const auto& n) {
-  using T = typename std::decay_t<decltype(n)>::value_type;
-  bool add = false;
-  if (t.requires_grad(n.in[0])) {
-    BasicMatrix<T>& dA = t.grad_target(n.in[0], add);
-    blas::gemm(false, true, 1.0, n.grad, t.value(n.in[1]), add ? 1.0 : 0.0, dA);
-  }
-  if (t.requires_grad(n.in[1])) {
-    BasicMatrix<T>& dB = t.grad_target(n.in[1], add);
-    blas::gemm(true, false, 1.0, t.value(n.in[0]), n.grad, add ? 1.0 : 0.0, dB);
-  }
-}};
 
 // d(a + b) = (g, g), each summed over what was broadcast
 const OpDef add_op{"add", [](auto& t, const auto& n) {
@@ -132,22 +117,26 @@ const OpDef softmax_op{"softmax", [](auto& t, const auto& n) {
   });
 }};
 
-// d CE / d logits = (softmax(logits) − onehot(labels)) · g · s, with s = 1 (sum) or 1/N (mean).
-// n.saved holds softmax(logits), n.scalar holds s.
+// d CE / d logits = (softmax(logits) − onehot(labels)) · g · s, with s = 1 (sum) or 1/N (mean)
+// of the kept rows; Reduction::none: row r's share is g[r]. An ignored row (label −1 in n.labels)
+// gets 0. n.saved holds softmax(logits), n.scalar holds s, n.attr[0] the Reduction.
 const OpDef softmax_cross_entropy_op{"softmax_cross_entropy", [](auto& t, const auto& n) {
   using T = typename std::decay_t<decltype(n)>::value_type;
   if (!t.requires_grad(n.in[0])) return;
   bool add = false;
   BasicMatrix<T>& dz = t.grad_target(n.in[0], add);
-  const T gs = n.grad(0, 0) * n.scalar;
+  const bool per_row = n.attr[0] == static_cast<std::size_t>(Reduction::none);
+  const T gs = per_row ? T(0) : n.grad(0, 0) * n.scalar;
   const std::size_t rows = n.saved.shape(0), cols = n.saved.shape(1);
   for_rows(rows, cols, [&](std::size_t, std::size_t r0, std::size_t r1) {
     for (std::size_t r = r0; r < r1; ++r) {
-      const auto label = static_cast<std::size_t>(n.labels[r]);
+      const int kept = n.labels[r];
+      const auto label = static_cast<std::size_t>(kept);
+      const T share = kept < 0 ? T(0) : per_row ? n.grad.data()[r] : gs;
       const T* p = n.saved.data() + r * cols;
       T* d = dz.data() + r * cols;
       for (std::size_t c = 0; c < cols; ++c) {
-        const T v = (p[c] - (c == label ? T(1) : T(0))) * gs;
+        const T v = kept < 0 ? T(0) : (p[c] - (c == label ? T(1) : T(0))) * share;
         d[c] = add ? d[c] + v : v;
       }
     }
@@ -275,21 +264,6 @@ const OpDef gather_rows_op{"gather_rows", [](auto& t, const auto& n) {
 // Forwards, in the order of the rules above.
 
 template <class T>
-BasicVar<T> matmul(const BasicVar<T>& a, const BasicVar<T>& b) {
-  require_matrix("matmul", a, "matmul of rank-2 inputs");
-  require_matrix("matmul", b, "matmul of rank-2 inputs");
-  const BasicMatrix<T>& A = a.value();
-  const BasicMatrix<T>& B = b.value();
-  if (A.shape(1) != B.shape(0)) shape_error("matmul", "inner dimensions differ:", A, B);
-  checked_size<T>("matmul", A.shape(0), B.shape(1));  // [n x 0]·[0 x m] can ask for any n·m
-  BasicTape<T>& t = a.tape();
-  BasicNode<T>& n = t.record(matmul_op, a, b);
-  n.value.resize({A.shape(0), B.shape(1)});
-  blas::gemm(false, false, 1.0, A, B, 0.0, n.value);
-  return t.result(n);
-}
-
-template <class T>
 BasicVar<T> add(const BasicVar<T>& a, const BasicVar<T>& b) {
   return binary(add_op, a, b, [](T x, T y) { return x + y; });
 }
@@ -375,6 +349,7 @@ template <class T>
 BasicVar<T> softmax(const BasicVar<T>& a) {
   const BasicMatrix<T>& z = a.value();
   if (z.shape(1) == 0) throw std::invalid_argument("softmax: no columns in " + shape_str(z));
+  require_unmasked_rows("softmax", a);
   BasicTape<T>& t = a.tape();
   BasicNode<T>& n = t.record(softmax_op, a);
   t.shape_like(n, n.in[0]);  // over the last axis, whatever the rank
@@ -383,33 +358,63 @@ BasicVar<T> softmax(const BasicVar<T>& a) {
 }
 
 template <class T>
-BasicVar<T> softmax_cross_entropy(const BasicVar<T>& logits, const Labels& labels, Reduction reduction) {
+BasicVar<T> softmax_cross_entropy(const BasicVar<T>& logits, const Labels& labels, Reduction reduction,
+                                  int ignore_index) {
+  // Logits of any rank are their storage's rows: [..., C] is [(…) x C], a label per row.
   const BasicMatrix<T>& z = logits.value();
   const std::size_t rows = z.shape(0), classes = z.shape(1);
+  const auto shape = [&] { return logits.dim() == 2 ? shape_str(z) : shape_str(logits.shape()); };
   if (labels.size() != rows) {
     throw std::invalid_argument("softmax_cross_entropy: " + std::to_string(labels.size()) +
-                                " labels for logits " + shape_str(z));
+                                " labels for logits " + shape() +
+                                (logits.dim() == 2 ? std::string()
+                                                   : " (one per position: " + std::to_string(rows) + ")"));
   }
   if (rows == 0 || classes == 0) {
-    throw std::invalid_argument("softmax_cross_entropy: empty logits " + shape_str(z));
+    throw std::invalid_argument("softmax_cross_entropy: empty logits " + shape());
   }
+  const auto ignored = [&](std::size_t r) {
+    return ignore_index != no_ignore_index && labels[r] == ignore_index;
+  };
+  std::size_t kept = 0;
   for (std::size_t r = 0; r < rows; ++r) {
+    if (ignored(r)) continue;
     if (labels[r] < 0 || static_cast<std::size_t>(labels[r]) >= classes) {
       throw std::invalid_argument("softmax_cross_entropy: label " + std::to_string(labels[r]) +
                                   " at row " + std::to_string(r) + " is outside 0.." +
                                   std::to_string(classes - 1));
     }
+    if (fully_masked(z.data() + r * classes, classes, 1)) {
+      masked_row_error("softmax_cross_entropy", r, logits.shape());
+    }
+    ++kept;
   }
   BasicTape<T>& t = logits.tape();
   BasicNode<T>& n = t.record(softmax_cross_entropy_op, logits);
   n.labels.assign(labels.begin(), labels.end());
-  n.scalar = reduction == Reduction::mean ? T(1) / static_cast<T>(rows) : T(1);
+  if (kept < rows) {
+    for (std::size_t r = 0; r < rows; ++r) n.labels[r] = ignored(r) ? -1 : labels[r];
+  }
+  n.attr[0] = static_cast<std::size_t>(reduction);
+  if (reduction == Reduction::none) {
+    // loss_r = log Σ_c exp(z_rc) − z_r,label for each position, 0 where ignored: logits.shape[:-1]
+    const Shape& s = t.shape(n.in[0]);
+    n.shape.assign(s.begin(), s.empty() ? s.end() : s.end() - 1);
+    t.shape_value(n);
+    T* out = n.value.data();
+    row_softmax(z, n.saved, [&](std::size_t, std::size_t r, T lse) {
+      out[r] = n.labels[r] < 0 ? T(0) : lse - z(r, static_cast<std::size_t>(n.labels[r]));
+    });
+    return t.result(n);
+  }
+  // Mean over the kept rows; with every row ignored the loss (and its gradient) is 0.
+  n.scalar = reduction != Reduction::mean ? T(1) : kept == 0 ? T(0) : T(1) / static_cast<T>(kept);
   // loss_r = log Σ_c exp(z_rc) − z_r,label, summed per row block, the blocks' sums in order
   const std::size_t blocks = detail::row_blocks(rows, classes);
   double* partial = detail::scratch<double>(blocks);
   std::fill(partial, partial + blocks, 0.0);
   row_softmax(z, n.saved, [&](std::size_t b, std::size_t r, T lse) {
-    partial[b] += lse - z(r, static_cast<std::size_t>(labels[r]));
+    if (n.labels[r] >= 0) partial[b] += lse - z(r, static_cast<std::size_t>(n.labels[r]));
   });
   double total = 0.0;
   for (std::size_t b = 0; b < blocks; ++b) total += partial[b];
@@ -452,6 +457,7 @@ BasicVar<T> log_softmax(const BasicVar<T>& a) {
   // below their row's max.
   const BasicMatrix<T>& z = a.value();
   if (z.shape(1) == 0) throw std::invalid_argument("log_softmax: no columns in " + shape_str(z));
+  require_unmasked_rows("log_softmax", a);
   BasicTape<T>& t = a.tape();
   BasicNode<T>& n = t.record(log_softmax_op, a);
   t.shape_like(n, n.in[0]);  // over the last axis, whatever the rank
@@ -638,7 +644,6 @@ BasicVar<T> operator+(const BasicVar<T>& a, const BasicVar<T>& b) {
 
 // Every op for both precisions.
 #define AUTOGRAD_INSTANTIATE_OPS(T)                                                               \
-  template BasicVar<T> matmul(const BasicVar<T>&, const BasicVar<T>&);                            \
   template BasicVar<T> add(const BasicVar<T>&, const BasicVar<T>&);                               \
   template BasicVar<T> sub(const BasicVar<T>&, const BasicVar<T>&);                               \
   template BasicVar<T> mul(const BasicVar<T>&, const BasicVar<T>&);                               \
@@ -664,7 +669,7 @@ BasicVar<T> operator+(const BasicVar<T>& a, const BasicVar<T>& b) {
   template BasicVar<T> slice_rows(const BasicVar<T>&, std::size_t, std::size_t);                  \
   template BasicVar<T> slice_cols(const BasicVar<T>&, std::size_t, std::size_t);                  \
   template BasicVar<T> gather_rows(const BasicVar<T>&, const Labels&);                            \
-  template BasicVar<T> softmax_cross_entropy(const BasicVar<T>&, const Labels&, Reduction);       \
+  template BasicVar<T> softmax_cross_entropy(const BasicVar<T>&, const Labels&, Reduction, int);  \
   template BasicVar<T> l2_penalty(const BasicVar<T>&);                                            \
   template Labels argmax(const BasicVar<T>&);                                                     \
   template BasicVar<T> add(const BasicVar<T>&, double);                                           \

@@ -11,13 +11,19 @@
 /// two tapes, throw std::logic_error.
 #include <cstdint>
 #include <initializer_list>
+#include <limits>
 #include <vector>
 
 #include "autograd/tape.hpp"
 
 namespace autograd {
 
-/// Matrix product: [n x k] · [k x m] -> [n x m].
+/// Matrix product: [n x k] · [k x m] -> [n x m]. Values of higher rank multiply as numpy's matmul
+/// does: [..., n, k] · [..., k, m] -> [..., n, m], one product per slice of the leading (batch)
+/// dimensions, which broadcast ([2, 1, n, k] · [3, k, m] -> [2, 3, n, m]). [B, T, k] · [k, m] is
+/// one product on the rows of the [(B·T) x k] storage. Both inputs need rank 2 or more (unsqueeze
+/// a vector first). Copies into a new value; the gradient of a slice broadcast over several
+/// batches is the sum of their shares.
 template <class T>
 BasicVar<T> matmul(const BasicVar<T>& a, const BasicVar<T>& b);
 
@@ -206,21 +212,55 @@ BasicVar<T> index_select(const BasicVar<T>& a, int dim, const Labels& ids);
 template <class T>
 BasicVar<T> embedding(const BasicVar<T>& table, const Labels& ids, const Shape& ids_shape);
 
-/// How a loss over rows is reduced to [1 x 1].
+/// How a loss over rows is reduced.
 enum class Reduction {
-  sum,  ///< The sum over rows (the blog's objective).
-  mean  ///< The mean over rows: the step size does not depend on the batch size.
+  sum,  ///< The sum over rows (the blog's objective) -> [1 x 1].
+  mean,  ///< The mean over rows: the step size does not depend on the batch size -> [1 x 1].
+  none  ///< No reduction: one loss per row, in the shape of the positions (PyTorch's 'none').
 };
-/// −Σ_rows log softmax(logits)[row, label[row]], summed or averaged over rows -> [1 x 1].
-/// Fused and numerically stable (each row's max is subtracted before exp). There must be one label
-/// per row, each in 0..cols-1 (a bad one is named with its row).
+/// The ignore_index of softmax_cross_entropy() that ignores nothing (every label counts).
+constexpr int no_ignore_index = std::numeric_limits<int>::min();
+/// −log softmax(logits)[row, label[row]] for each row, summed or averaged over rows -> [1 x 1], or
+/// per row with Reduction::none. Fused and numerically stable (each row's max is subtracted before
+/// exp). There must be one label per row, each in 0..cols-1 (a bad one is named with its row).
+///
+/// Logits of any rank [..., C] score their last axis: the rows are all positions in row-major
+/// order (the rows of the [(…) x C] storage), so [B, T, C] takes B·T labels, position (b, t) at
+/// b·T + t. Reduction::none gives logits.shape[:-1] ([B, T]; [1 x C] gives [1]), its gradient
+/// reaching each position's row alone.
+///
+/// A row whose label equals ignore_index (e.g. padding, as PyTorch's ignore_index) adds no loss
+/// and gets a zero gradient; the mean divides by the rows kept. With every row ignored the mean is
+/// 0, with a zero gradient (where PyTorch gives NaN). A kept row whose logits are all −inf (fully
+/// masked) throws std::invalid_argument naming it; some −inf logits are fine.
 template <class T>
 BasicVar<T> softmax_cross_entropy(const BasicVar<T>& logits, const Labels& labels,
-                          Reduction reduction = Reduction::mean);
+                          Reduction reduction = Reduction::mean, int ignore_index = no_ignore_index);
 
 /// ½ · Σ w², so that d/dw = w.
 template <class T>
 BasicVar<T> l2_penalty(const BasicVar<T>& w);
+
+// Products, softmax, masks and losses of any rank.
+/// softmax along dim (negative counts from the end, −1 the last axis): every 1-D slice along dim
+/// becomes a probability distribution, stable (its max is subtracted before exp). The last axis is
+/// softmax(a); another axis is computed in place along its stride (no transposed copy). A copy
+/// of a's shape; d softmax = out ∘ (g − Σ_dim g ∘ out). A slice that is entirely −inf (fully
+/// masked) throws std::invalid_argument naming it; its −inf entries get probability 0 and
+/// gradient 0 otherwise.
+template <class T>
+BasicVar<T> softmax(const BasicVar<T>& a, int dim);
+/// log softmax along dim, as softmax(a, dim) (the last axis is log_softmax(a)); stable for any
+/// magnitude. A copy of a's shape; d log_softmax = g − softmax ∘ Σ_dim g. −inf entries give −inf;
+/// a fully masked slice throws.
+template <class T>
+BasicVar<T> log_softmax(const BasicVar<T>& a, int dim);
+/// a with value wherever mask is nonzero (PyTorch's masked_fill): value may be ±inf, e.g.
+/// −std::numeric_limits<double>::infinity() before a softmax. mask broadcasts to a's shape by
+/// numpy's rules (a causal [T, T] mask against scores [B, H, T, T]) and is read, not
+/// differentiated. A copy of a's shape; the gradient is g where the mask is 0, 0 where it is not.
+template <class T>
+BasicVar<T> masked_fill(const BasicVar<T>& a, const BasicVar<T>& mask, double value);
 
 /// The column index of each row's largest value (the first of equal ones): predictions. Not an op:
 /// nothing is recorded and there is no gradient.

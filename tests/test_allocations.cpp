@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <limits>
 #include <new>
 #include <type_traits>
 
@@ -293,4 +294,52 @@ TEST_CASE("the shape ops of any rank allocate nothing in steady state", "[alloca
   INFO("the warm-up pass allocated " << warm_up << " times, the next 20 passes " << steady << " times");
   CHECK(warm_up > 0);
   CHECK(steady == 0);
+}
+
+TEST_CASE("masked attention over [B, T, d] allocates nothing in steady state", "[allocations]") {
+  // The products, masks and losses of any rank: [B, T, d] · [d, d] (one product on the storage),
+  // batched [B, T, d] · [B, d, T] and [B, T, T] · [B, T, d], a causal masked_fill, softmax along
+  // the last dim and another, the cross-entropy with ignore_index, mean and none.
+  using namespace autograd;
+  nn::Rng rng(6);
+  const std::size_t B = 2, T = 5, d = 4, classes = 3;
+  Parameter Wq(rng.randn(d, d) * 0.3), Wv(rng.randn(d, d) * 0.3), K(rng.randn(d, T) * 0.3),
+      Wo(rng.randn(d, classes) * 0.3);
+  Tensor x = Tensor::from_shape({B, T, d}), kc = Tensor::from_shape({B, d, T});
+  for (double& v : x) v = 2.0 * rng.uniform() - 1.0;
+  for (double& v : kc) v = 0.5 + rng.uniform();
+  Tensor causal = Tensor::from_shape({T, T});
+  for (std::size_t i = 0; i < T; ++i) {
+    for (std::size_t j = 0; j < T; ++j) causal(i, j) = j > i ? 1.0 : 0.0;
+  }
+  Labels y(B * T);
+  for (std::size_t p = 0; p < y.size(); ++p) y[p] = p % 4 == 3 ? -100 : static_cast<int>(p % classes);
+  const double minus_inf = -std::numeric_limits<double>::infinity();
+  Tape tape;
+  const auto step = [&] {
+    tape.clear();
+    for (Parameter* p : {&Wq, &Wv, &K, &Wo}) p->zero_grad();
+    const Var X = tape.tensor(x);
+    const Var q = matmul(X, tape.param(Wq));                       // [B, T, d]
+    const Var kt = mul(tape.tensor(kc), tape.param(K));            // [B, d, T]
+    const Var scores = masked_fill(matmul(q, kt), tape.tensor(causal), minus_inf);  // [B, T, T]
+    const Var att = softmax(scores, -1) + 0.0 * softmax(scores, 1) + 0.0 * sum(log_softmax(q, 0));
+    const Var logits = matmul(matmul(att, matmul(X, tape.param(Wv))), tape.param(Wo));  // [B, T, C]
+    const Var loss = softmax_cross_entropy(logits, y, Reduction::mean, -100) +
+                     0.0 * sum(softmax_cross_entropy(logits, y, Reduction::none, -100));
+    tape.backward(loss);
+    for (Parameter* p : {&Wq, &Wv, &K, &Wo}) xt::noalias(p->value) -= 0.1 * p->grad;
+    return loss.value()(0, 0);
+  };
+  const std::size_t warm_up = allocations_during([&] { step(); });
+  double first = 0.0, last = 0.0;
+  std::size_t steady = 0;
+  for (int k = 0; k < 50; ++k) {
+    steady += allocations_during([&] { last = step(); });
+    if (k == 0) first = last;
+  }
+  INFO("the warm-up step allocated " << warm_up << " times, the next 50 steps " << steady << " times");
+  CHECK(warm_up > 0);
+  CHECK(steady == 0);
+  CHECK(last < first);  // it trained
 }

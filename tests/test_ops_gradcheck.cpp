@@ -1,7 +1,9 @@
 // Every op's backward rule against central differences, on several shapes. The list below is the
 // one place that says how each op is checked; an op registered in the engine without an entry here
 // fails the suite.
+#include <algorithm>
 #include <functional>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -43,16 +45,49 @@ Matrix spread(std::size_t rows, std::size_t cols, std::uint32_t seed) {
 }
 
 // Reduces any value to a scalar with fixed, uneven weights, so that every element's gradient is
-// distinct (a plain sum would give a uniform upstream gradient and hide mixed-up elements).
-// Values of any rank get the weights of their storage matrix, laid out in their own shape.
+// distinct (a plain sum would give a uniform upstream gradient and hide mixed-up elements). The
+// weights are drawn for v's storage and recorded in v's shape, of any rank.
 template <class T>
 BasicVar<T> weighted_sum(const BasicVar<T>& v) {
-  const BasicMatrix<T> w = uniform(v.rows(), v.cols(), 0.5, 1.5, 99);
-  if (v.dim() == 2) return sum(mul(v, v.tape().constant(w)));
-  // A value of another rank: the same weights, in its shape.
-  BasicTensor<T> wt = BasicTensor<T>::from_shape(v.shape());
-  std::copy(w.begin(), w.end(), wt.begin());
-  return sum(mul(v, v.tape().tensor(wt)));
+  const Matrix u = uniform(v.rows(), v.cols(), 0.5, 1.5, 99);
+  BasicTensor<T> w = BasicTensor<T>::from_shape(v.shape());
+  std::transform(u.begin(), u.end(), w.begin(), [](double x) { return static_cast<T>(x); });
+  return sum(mul(v, v.tape().tensor(w)));
+}
+
+// A constant of any shape with seeded values in [lo, hi].
+template <class T>
+BasicTensor<T> constant_tensor(const std::vector<std::size_t>& shape, double lo, double hi, std::uint32_t seed) {
+  BasicTensor<T> c = BasicTensor<T>::from_shape(shape);
+  std::mt19937 gen(seed);
+  for (T& x : c) x = static_cast<T>(lo + (hi - lo) * (gen() / 4294967296.0));
+  return c;
+}
+
+// A value of shape `shape` (any rank) that depends on the 2-D input x, whose shape is shape's last
+// two dimensions: x broadcast along the leading ones, times an uneven constant so that no two
+// slices are equal (a mixed-up slice shows). Its gradient sums over the leading dimensions.
+template <class T>
+BasicVar<T> spread(const BasicVar<T>& x, const std::vector<std::size_t>& shape) {
+  return mul(x.tape().tensor(constant_tensor<T>(shape, 0.5, 1.5, 5)), x);
+}
+
+// A 0/1 mask of any shape: 1 where (i · 7 + 3) % 5 < 2 for flat position i, about 2 in 5.
+template <class T>
+BasicTensor<T> some_mask(const std::vector<std::size_t>& shape) {
+  BasicTensor<T> m = BasicTensor<T>::from_shape(shape);
+  for (std::size_t i = 0; i < m.size(); ++i) m.flat(i) = (i * 7 + 3) % 5 < 2 ? T(1) : T(0);
+  return m;
+}
+
+// The causal mask of a T x T attention: 1 (masked) above the diagonal, where j > i.
+template <class T>
+BasicTensor<T> causal_mask(std::size_t n) {
+  BasicTensor<T> m = BasicTensor<T>::from_shape({n, n});
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t j = 0; j < n; ++j) m(i, j) = j > i ? T(1) : T(0);
+  }
+  return m;
 }
 
 // A value of shape `shape` that depends on every element of the 2-D input x, whose shape must be
@@ -124,6 +159,95 @@ std::vector<Case> cross_entropy_cases(Reduction reduction) {
     cases.push_back(k);
   }
   return cases;
+}
+
+using Sizes = std::vector<std::size_t>;
+constexpr double minus_inf = -std::numeric_limits<double>::infinity();
+
+// The products, softmax along a dim, masks and losses of any rank. Each N-D operand is built from
+// a 2-D input by spread() (or is a 2-D input itself), so batch broadcasting and the sum of a
+// broadcast operand's gradient over its copies are both checked.
+void products_softmax_masks_losses(std::map<std::string, std::vector<Case>>& c) {
+  const auto m = [](std::size_t r, std::size_t cols, std::uint32_t seed) { return uniform(r, cols, -1, 1, seed); };
+  c["batched_matmul"] = {
+      make_case("[2,3,4] · [2,4,5]", {m(3, 4, 1), m(4, 5, 2)},
+                [](const auto& v) { return matmul(spread(v[0], {2, 3, 4}), spread(v[1], {2, 4, 5})); }),
+      make_case("[1,3,4] · [2,4,2] (a broadcast over the batch)", {m(3, 4, 1), m(4, 2, 2)},
+                [](const auto& v) { return matmul(spread(v[0], {1, 3, 4}), spread(v[1], {2, 4, 2})); }),
+      make_case("[3,4] · [2,4,5] (a 2-D left operand)", {m(3, 4, 1), m(4, 5, 2)},
+                [](const auto& v) { return matmul(v[0], spread(v[1], {2, 4, 5})); }),
+      make_case("[2,1,3,4] · [3,4,2] (both broadcast)", {m(3, 4, 1), m(4, 2, 2)},
+                [](const auto& v) { return matmul(spread(v[0], {2, 1, 3, 4}), spread(v[1], {3, 4, 2})); }),
+      make_case("[2,1,1] · [1,1,3] (size-1 slices)", {m(1, 1, 1), m(1, 3, 2)},
+                [](const auto& v) { return matmul(spread(v[0], {2, 1, 1}), spread(v[1], {1, 1, 3})); }),
+  };
+  c["matmul"].push_back(make_case("[2,2,3,4] · [4,5] (one product on the storage)", {m(3, 4, 1), m(4, 5, 2)},
+                                  [](const auto& v) { return matmul(spread(v[0], {2, 2, 3, 4}), v[1]); }));
+  c["matmul"].push_back(make_case("[2,3,4] · [1,4,5]", {m(3, 4, 1), m(4, 5, 2)},
+                                  [](const auto& v) { return matmul(spread(v[0], {2, 3, 4}), spread(v[1], {1, 4, 5})); }));
+
+  // Softmax along every dim of a rank-3 and a rank-4 value; the last dim is the softmax op's own.
+  for (const Sizes& shape : {Sizes{2, 3, 4}, Sizes{2, 3, 2, 3}}) {
+    const int rank = static_cast<int>(shape.size());
+    for (int dim = -rank; dim < rank; ++dim) {
+      const bool last = dim == -1 || dim == rank - 1;
+      const std::string name = "[" + std::to_string(shape[0]) + ",...] of rank " + std::to_string(rank) +
+                               ", dim " + std::to_string(dim);
+      const Matrix x = m(shape[rank - 2], shape[rank - 1], 7);
+      c[last ? "softmax" : "softmax_dim"].push_back(
+          make_case(name, {x}, [shape, dim](const auto& v) { return softmax(spread(v[0], shape), dim); }));
+      c[last ? "log_softmax" : "log_softmax_dim"].push_back(
+          make_case(name, {x}, [shape, dim](const auto& v) { return log_softmax(spread(v[0], shape), dim); }));
+    }
+  }
+  // Some −inf entries (a causal mask): probability 0 and gradient 0 there, along a dim and the last.
+  for (int dim : {1, 2}) {
+    c[dim == 2 ? "softmax" : "softmax_dim"].push_back(make_case(
+        "causally masked [2,3,3], dim " + std::to_string(dim), {m(3, 3, 8)}, [dim](const auto& v) {
+          using T = typename std::decay_t<decltype(v[0])>::value_type;
+          return softmax(masked_fill(spread(v[0], {2, 3, 3}), v[0].tape().tensor(causal_mask<T>(3)), minus_inf), dim);
+        }));
+  }
+
+  c["masked_fill"] = {
+      make_case("[2,3,4] with a [3,4] mask, 2.5", {m(3, 4, 1)}, [](const auto& v) {
+        using T = typename std::decay_t<decltype(v[0])>::value_type;
+        return masked_fill(spread(v[0], {2, 3, 4}), v[0].tape().tensor(some_mask<T>({3, 4})), 2.5);
+      }),
+      make_case("[2,3,4] with a [2,1,4] mask, -1", {m(3, 4, 2)}, [](const auto& v) {
+        using T = typename std::decay_t<decltype(v[0])>::value_type;
+        return masked_fill(spread(v[0], {2, 3, 4}), v[0].tape().tensor(some_mask<T>({2, 1, 4})), -1.0);
+      }),
+      make_case("[3,4] with a [4] mask, used twice", {m(3, 4, 3)}, [](const auto& v) {
+        using T = typename std::decay_t<decltype(v[0])>::value_type;
+        const auto mask = v[0].tape().tensor(some_mask<T>({4}));
+        return masked_fill(v[0], mask, 0.0) + v[0] * masked_fill(v[0], mask, 3.0);
+      }),
+      make_case("[2,2,3,3] scores, causal [3,3] mask, -inf, softmax", {m(3, 3, 4)}, [](const auto& v) {
+        using T = typename std::decay_t<decltype(v[0])>::value_type;
+        return softmax(masked_fill(spread(v[0], {2, 2, 3, 3}), v[0].tape().tensor(causal_mask<T>(3)), minus_inf));
+      }),
+  };
+
+  // The cross-entropy of [2, 3, C] logits: 6 positions, ignore_index and Reduction::none.
+  const Labels kept_and_ignored{0, 3, -100, 1, -100, 2};
+  for (Reduction r : {Reduction::sum, Reduction::mean, Reduction::none}) {
+    const std::string name = r == Reduction::sum ? "sum" : r == Reduction::mean ? "mean" : "none";
+    c["softmax_cross_entropy"].push_back(make_case(
+        "[2,3,4], ignore_index -100, " + name, {m(3, 4, 11)},
+        [r, kept_and_ignored](const auto& v) { return softmax_cross_entropy(spread(v[0], {2, 3, 4}), kept_and_ignored, r, -100); }));
+  }
+  c["softmax_cross_entropy"].push_back(make_case(
+      "[2,3,4], none", {m(3, 4, 12)},
+      [](const auto& v) { return softmax_cross_entropy(spread(v[0], {2, 3, 4}), {1, 2, 0, 3, 1, 0}, Reduction::none); }));
+  c["softmax_cross_entropy"].push_back(make_case(
+      "[2,3,4] with some -inf logits, mean", {m(3, 4, 13)}, [](const auto& v) {
+        using T = typename std::decay_t<decltype(v[0])>::value_type;
+        // The mask covers classes {1}, {0, 2} and {1, 3} of rows 0, 1, 2 (position p reads row
+        // p % 3): no label below.
+        const auto z = masked_fill(spread(v[0], {2, 3, 4}), v[0].tape().tensor(some_mask<T>({3, 4})), minus_inf);
+        return softmax_cross_entropy(z, {0, 3, 2, 2, 1, 0});
+      }));
 }
 
 // Every op of the API, and how it is checked.
@@ -232,7 +356,6 @@ std::map<std::string, std::vector<Case>> checks() {
 
   // Shapes of any rank. The inputs are matrices; the N-D values are made from them by reshape, so
   // each case also checks reshape's rule on the way.
-  using Dims = std::vector<std::int64_t>;
   for (Case& k : std::vector<Case>{
            make_case("1x1 as rank 0 []", {one(1, 1, 4)}, [](auto& v) { return reshape(v[0], {}); }),
            make_case("4x6 as [2, -1, 4]", {one(4, 6, 5)}, [](auto& v) { return reshape(v[0], {2, -1, 4}); }),
@@ -275,13 +398,13 @@ std::map<std::string, std::vector<Case>> checks() {
   };
   // Three rank-3 inputs of sizes 1, 2 and 3 along the axis, [2, 3, 2] elsewhere.
   const auto along = [](int axis, std::int64_t size) {
-    Dims s{2, 3, 2};
+    std::vector<std::int64_t> s{2, 3, 2};
     s[static_cast<std::size_t>(axis)] = size;
     return s;
   };
-  const auto count = [](const Dims& s) { return static_cast<std::size_t>(s[0] * s[1] * s[2]); };
+  const auto count = [](const std::vector<std::int64_t>& s) { return static_cast<std::size_t>(s[0] * s[1] * s[2]); };
   for (int axis : {0, 1, 2}) {
-    const Dims a = along(axis, 1), b = along(axis, 2), d = along(axis, 3);
+    const std::vector<std::int64_t> a = along(axis, 1), b = along(axis, 2), d = along(axis, 3);
     for (int dim : {axis, axis - 3}) {
       c["concat"].push_back(make_case("three of rank 3 along " + std::to_string(dim),
                                       {one(1, count(a), 4), one(1, count(b), 5), one(1, count(d), 6)},
@@ -340,6 +463,7 @@ std::map<std::string, std::vector<Case>> checks() {
   c["sum of a list"] = {
       make_case("three 2x3 terms, one twice", {one(2, 3, 1), one(2, 3, 2)}, [](auto& v) { return sum(std::vector{v[0], v[1], v[0]}); }),
   };
+  products_softmax_masks_losses(c);
   return c;
 }
 
