@@ -1,6 +1,7 @@
 #include "torch_net.hpp"
 
 #include <chrono>
+#include <cmath>
 #include <type_traits>
 
 #include <torch/torch.h>
@@ -105,5 +106,33 @@ LastTwo torch_rnn_train(const Problem& p, double& seconds) { return rnn_train<do
 LastTwo torch_rnn_train_f32(const Problem& p, double& seconds) { return rnn_train<float>(p, seconds); }
 
 void torch_set_threads(int n) { torch::set_num_threads(n); }
+
+AttentionResult torch_attention(const AttentionProblem& p, int steps, bool float32, double& seconds) {
+  const torch::Dtype type = float32 ? torch::kFloat : torch::kDouble;
+  const auto tensor = [&](const autograd::Matrix& m) { return to_torch(m).to(type); };
+  const auto B = static_cast<std::int64_t>(p.batch), T = static_cast<std::int64_t>(p.time),
+             D = static_cast<std::int64_t>(p.dim), H = static_cast<std::int64_t>(p.heads), Dh = D / H;
+  const torch::Tensor x = tensor(p.x).view({B, T, D}), r = tensor(p.r).view({B, T, D});
+  std::vector<torch::Tensor> w;
+  for (const autograd::Matrix* m : {&p.wq, &p.wk, &p.wv, &p.wo}) w.push_back(tensor(*m).requires_grad_());
+  const torch::Tensor future = torch::ones({T, T}, torch::kBool).triu(1);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(Dh));
+  AttentionResult out;
+  const auto start = std::chrono::steady_clock::now();
+  for (int s = 0; s < steps; ++s) {
+    for (torch::Tensor& t : w) t.mutable_grad() = torch::Tensor();
+    const auto heads = [&](const torch::Tensor& y) { return y.view({B, T, H, Dh}).transpose(1, 2); };
+    const torch::Tensor q = heads(x.matmul(w[0])), k = heads(x.matmul(w[1])), v = heads(x.matmul(w[2]));
+    const torch::Tensor scores = q.matmul(k.transpose(-2, -1)) * scale;
+    const torch::Tensor att = torch::softmax(scores.masked_fill(future, -INFINITY), -1);
+    const torch::Tensor o = att.matmul(v).transpose(1, 2).reshape({B, T, D}).matmul(w[3]);
+    const torch::Tensor loss = (o * r).sum();
+    loss.backward();
+    out.loss = loss.item<double>();
+  }
+  seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  out.grad_l1 = w[0].grad().abs().sum().item<double>();
+  return out;
+}
 
 }  // namespace bench
