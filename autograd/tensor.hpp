@@ -49,8 +49,11 @@ constexpr std::size_t max_rank = 8;
 /// Built from a braced list or from a std::vector of int or std::int64_t.
 class Dims {
  public:
+  /// The entries of a braced list: `{0, 2, 1, 3}`. Throws std::invalid_argument beyond max_rank.
   Dims(std::initializer_list<std::int64_t> list) { assign(list.begin(), list.size()); }  // NOLINT
+  /// The entries of a vector, as the braced list.
   Dims(const std::vector<std::int64_t>& list) { assign(list.data(), list.size()); }  // NOLINT
+  /// The entries of a vector of int, as the braced list.
   Dims(const std::vector<int>& list) {  // NOLINT: implicit, as a braced list is
     check(list.size());
     for (std::size_t k = 0; k < list.size(); ++k) d_[k] = list[k];
