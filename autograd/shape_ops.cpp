@@ -1,8 +1,9 @@
 // Shapes: reshape, permute (and transpose of two axes, or of a matrix), slice along one axis (and
 // the block of a matrix), concat and stack, broadcast_to, index_select, gather_rows and embedding.
-// Each op one block: its derivative, its OpDef (name + backward rule), then its forwards. Every op here copies: its result owns its elements, stored row-major as the
-// matrix of its last axis (matrix_shape), so moving a value between shapes moves no element when
-// the order is kept (reshape) and is one strided pass otherwise.
+// Each op one block: its derivative, its OpDef (name + backward rule), then its forwards. Every op
+// here copies: its result owns its elements, stored row-major as the matrix of its last axis
+// (matrix_shape), so moving a value between shapes moves no element when the order is kept
+// (reshape) and is one strided pass otherwise.
 // In the rules: g = n.grad is d loss / d result, laid out as n.shape; t.shape(n.in[k]) is input k's
 // shape. Rules add into their inputs' gradients (+=), so a value used twice gets both shares.
 #include <algorithm>
@@ -108,28 +109,6 @@ void copy_strided(const T* src, const std::size_t* shape, const std::size_t* str
       offset -= stride[d] * shape[d];
       index[d] = 0;
     }
-  }
-}
-
-// d[r0 + r, c0 + c] += g[r, c] for every element of g: a block's gradient put back in place.
-template <class T>
-void add_block(const BasicMatrix<T>& g, std::size_t r0, std::size_t c0, BasicMatrix<T>& d) {
-  const std::size_t rows = g.shape(0), cols = g.shape(1);
-  for (std::size_t r = 0; r < rows; ++r) {
-    const T* gr = g.data() + r * cols;
-    T* dr = d.data() + (r0 + r) * d.shape(1) + c0;
-    for (std::size_t c = 0; c < cols; ++c) dr[c] += gr[c];
-  }
-}
-
-// Row ids[i] of d += row i of g, for each i: the gradient of rows gathered by id.
-template <class T>
-void add_rows_at(const BasicMatrix<T>& g, const Labels& ids, BasicMatrix<T>& d) {
-  const std::size_t cols = g.shape(1);
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    const T* gr = g.data() + i * cols;
-    T* dr = d.data() + static_cast<std::size_t>(ids[i]) * cols;
-    for (std::size_t c = 0; c < cols; ++c) dr[c] += gr[c];
   }
 }
 
@@ -411,6 +390,17 @@ BasicVar<T> narrow(const BasicVar<T>& a, int dim, std::size_t start, std::size_t
 // ---------------------------------------------------------------------------------------------------
 // d a[r0:r1, c0:c1] = g placed in the block, 0 elsewhere (a matrix); n.attr = {r0, r1, c0, c1}
 namespace {
+// d[r0 + r, c0 + c] += g[r, c] for every element of g: a block's gradient put back in place.
+template <class T>
+void add_block(const BasicMatrix<T>& g, std::size_t r0, std::size_t c0, BasicMatrix<T>& d) {
+  const std::size_t rows = g.shape(0), cols = g.shape(1);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const T* gr = g.data() + r * cols;
+    T* dr = d.data() + (r0 + r) * d.shape(1) + c0;
+    for (std::size_t c = 0; c < cols; ++c) dr[c] += gr[c];
+  }
+}
+
 const OpDef slice_op{"slice", [](auto& t, const auto& n) {
   auto* da = zeroed_grad(t, n.in[0]);
   if (da == nullptr) return;
@@ -755,6 +745,17 @@ BasicVar<T> index_select(const BasicVar<T>& a, int dim, const Labels& ids) {
 // ---------------------------------------------------------------------------------------------------
 // d table[ids] = g's row i added to table row ids[i] (a repeated id gets every share); n.labels = ids
 namespace {
+// Row ids[i] of d += row i of g, for each i: the gradient of rows gathered by id.
+template <class T>
+void add_rows_at(const BasicMatrix<T>& g, const Labels& ids, BasicMatrix<T>& d) {
+  const std::size_t cols = g.shape(1);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const T* gr = g.data() + i * cols;
+    T* dr = d.data() + static_cast<std::size_t>(ids[i]) * cols;
+    for (std::size_t c = 0; c < cols; ++c) dr[c] += gr[c];
+  }
+}
+
 const OpDef gather_rows_op{"gather_rows", [](auto& t, const auto& n) {
   auto* dt = zeroed_grad(t, n.in[0]);
   if (dt == nullptr) return;

@@ -115,6 +115,11 @@ void column_sums(const T* x, const T* y, std::size_t o, const Along& v, T* sums)
 
 Along attr_along(const std::array<std::size_t, 4>& attr) { return {attr[0], attr[1], attr[2]}; }
 
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------
+// d softmax(a) = out ∘ (g − rowsum(g ∘ out)), over the last axis
+namespace {
 // d = out ∘ (g − rowsum(g ∘ out)) row by row: the gradient of a softmax over the last axis.
 template <class T>
 void softmax_rows_grad(const BasicMatrix<T>& out, const BasicMatrix<T>& g, const GradOut<T>& d) {
@@ -128,47 +133,6 @@ void softmax_rows_grad(const BasicMatrix<T>& out, const BasicMatrix<T>& g, const
   });
 }
 
-// d = g − p · rowsum(g) row by row, p the softmax: the gradient of a log softmax over the last axis.
-// Added as (d + g) − p · rowsum(g), in that order.
-template <class T>
-void log_softmax_rows_grad(const BasicMatrix<T>& p, const BasicMatrix<T>& g, const GradOut<T>& d) {
-  const std::size_t rows = p.shape(0), cols = p.shape(1);
-  for_rows(rows, cols, [&](std::size_t, std::size_t r0, std::size_t r1) {
-    for (std::size_t r = r0; r < r1; ++r) {
-      const T* gr = g.data() + r * cols;
-      const T* pr = p.data() + r * cols;
-      T* dr = d.d + r * cols;
-      T total = 0.0;
-      for (std::size_t c = 0; c < cols; ++c) total += gr[c];
-      for (std::size_t c = 0; c < cols; ++c) dr[c] = (d.add ? dr[c] : T(0)) + gr[c] - pr[c] * total;
-    }
-  });
-}
-
-// d = (p − onehot(label)) · share row by row, p the softmax of the logits; share is row r's
-// gradient g[r] when per_row, else gs; a row whose label is −1 (ignored) gets 0.
-template <class T>
-void cross_entropy_grad(const BasicMatrix<T>& p, const Labels& labels, bool per_row, const T* g, T gs,
-                        const GradOut<T>& d) {
-  const std::size_t rows = p.shape(0), cols = p.shape(1);
-  for_rows(rows, cols, [&](std::size_t, std::size_t r0, std::size_t r1) {
-    for (std::size_t r = r0; r < r1; ++r) {
-      const int kept = labels[r];
-      const auto label = static_cast<std::size_t>(kept);
-      const T share = kept < 0 ? T(0) : per_row ? g[r] : gs;
-      const T* pr = p.data() + r * cols;
-      for (std::size_t c = 0; c < cols; ++c) {
-        d.put(r * cols + c, kept < 0 ? T(0) : (pr[c] - (c == label ? T(1) : T(0))) * share);
-      }
-    }
-  });
-}
-
-}  // namespace
-
-// ---------------------------------------------------------------------------------------------------
-// d softmax(a) = out ∘ (g − rowsum(g ∘ out)), over the last axis
-namespace {
 const OpDef softmax_op{"softmax", [](auto& t, const auto& n) {
   if (const auto d = grad_out(t, n.in[0])) softmax_rows_grad(n.value, n.grad, d);
 }};
@@ -189,6 +153,23 @@ BasicVar<T> softmax(const BasicVar<T>& a) {
 // ---------------------------------------------------------------------------------------------------
 // d log_softmax(a) = g − softmax(a) · rowsum(g), over the last axis; n.saved holds softmax(a)
 namespace {
+// d = g − p · rowsum(g) row by row, p the softmax: the gradient of a log softmax over the last axis.
+// Added as (d + g) − p · rowsum(g), in that order.
+template <class T>
+void log_softmax_rows_grad(const BasicMatrix<T>& p, const BasicMatrix<T>& g, const GradOut<T>& d) {
+  const std::size_t rows = p.shape(0), cols = p.shape(1);
+  for_rows(rows, cols, [&](std::size_t, std::size_t r0, std::size_t r1) {
+    for (std::size_t r = r0; r < r1; ++r) {
+      const T* gr = g.data() + r * cols;
+      const T* pr = p.data() + r * cols;
+      T* dr = d.d + r * cols;
+      T total = 0.0;
+      for (std::size_t c = 0; c < cols; ++c) total += gr[c];
+      for (std::size_t c = 0; c < cols; ++c) dr[c] = (d.add ? dr[c] : T(0)) + gr[c] - pr[c] * total;
+    }
+  });
+}
+
 const OpDef log_softmax_op{"log_softmax", [](auto& t, const auto& n) {
   if (const auto d = grad_out(t, n.in[0])) log_softmax_rows_grad(n.saved, n.grad, d);
 }};
@@ -216,6 +197,25 @@ BasicVar<T> log_softmax(const BasicVar<T>& a) {
 // of the kept rows; Reduction::none: row r's share is g[r]. An ignored row (label −1 in n.labels)
 // gets 0. n.saved holds softmax(logits), n.scalar holds s, n.attr[0] the Reduction.
 namespace {
+// d = (p − onehot(label)) · share row by row, p the softmax of the logits; share is row r's
+// gradient g[r] when per_row, else gs; a row whose label is −1 (ignored) gets 0.
+template <class T>
+void cross_entropy_grad(const BasicMatrix<T>& p, const Labels& labels, bool per_row, const T* g, T gs,
+                        const GradOut<T>& d) {
+  const std::size_t rows = p.shape(0), cols = p.shape(1);
+  for_rows(rows, cols, [&](std::size_t, std::size_t r0, std::size_t r1) {
+    for (std::size_t r = r0; r < r1; ++r) {
+      const int kept = labels[r];
+      const auto label = static_cast<std::size_t>(kept);
+      const T share = kept < 0 ? T(0) : per_row ? g[r] : gs;
+      const T* pr = p.data() + r * cols;
+      for (std::size_t c = 0; c < cols; ++c) {
+        d.put(r * cols + c, kept < 0 ? T(0) : (pr[c] - (c == label ? T(1) : T(0))) * share);
+      }
+    }
+  });
+}
+
 const OpDef softmax_cross_entropy_op{"softmax_cross_entropy", [](auto& t, const auto& n) {
   using T = value_t<decltype(n)>;
   const auto d = grad_out(t, n.in[0]);
