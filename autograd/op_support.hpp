@@ -1,12 +1,14 @@
 #pragma once
-// What the op files share, kept out of the public headers: shape checks and errors, the elementwise
-// helpers (unary, binary, accumulate_each, accumulate_broadcast) and the softmax of a row.
-// Internal to the engine.
+// What the op files share, kept out of the public headers: the names a rule uses (value_t,
+// grad_out, zeroed_grad), shape checks and errors, the elementwise helpers (unary, binary,
+// accumulate_each, accumulate_broadcast) and the softmax of a row. Internal to the engine.
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <string>
+#include <type_traits>
 
 #include <xtensor/xadapt.hpp>
 #include <xtensor/xmath.hpp>
@@ -18,6 +20,38 @@
 #include "autograd/tape.hpp"
 
 namespace autograd::detail {
+
+// The element type of a node, tape or handle: in a generic rule, `using T = value_t<decltype(n)>;`.
+template <class N>
+using value_t = typename std::decay_t<N>::value_type;
+
+// Input i's gradient as a rule writes it element by element: put(k, x) adds x to element k, or
+// sets it when the buffer holds nothing yet in this pass (so it is neither zeroed nor read first).
+// False when no parameter reaches input i: the rule has nothing to do for it.
+template <class T>
+struct GradOut {
+  T* d = nullptr;    // the buffer's elements, in the input's storage order
+  bool add = false;  // it holds this pass's earlier shares: add to them
+  explicit operator bool() const { return d != nullptr; }
+  void put(std::size_t k, T x) const { d[k] = add ? d[k] + x : x; }
+};
+template <class T>
+GradOut<T> grad_out(BasicTape<T>& t, std::uint32_t i) {
+  GradOut<T> out;
+  if (t.requires_grad(i)) out.d = t.grad_target(i, out.add).data();
+  return out;
+}
+
+// Input i's gradient buffer, zeroed if it held nothing yet in this pass, for a rule that adds into
+// parts of it (+=); nullptr when no parameter reaches input i.
+template <class T>
+BasicMatrix<T>* zeroed_grad(BasicTape<T>& t, std::uint32_t i) {
+  if (!t.requires_grad(i)) return nullptr;
+  bool add = false;
+  BasicMatrix<T>& g = t.grad_target(i, add);
+  if (!add) g.fill(T(0));
+  return &g;
+}
 
 template <class T>
 [[noreturn]] void shape_error(const char* op, const std::string& what, const BasicMatrix<T>& a,
@@ -116,12 +150,9 @@ bool strided(const BasicTape<T>& t, const BasicNode<T>& n) {
 // input's share summed over the dimensions it was stretched along).
 template <class T, class F>
 void accumulate_broadcast(BasicTape<T>& t, const BasicNode<T>& n, std::size_t k, F&& f) {
-  const std::uint32_t i = n.in[k];
-  if (!t.requires_grad(i)) return;
-  bool add = false;
-  BasicMatrix<T>& g = t.grad_target(i, add);
-  if (!add) g.fill(T(0));
-  T* d = g.data();
+  BasicMatrix<T>* g = zeroed_grad(t, n.in[k]);
+  if (g == nullptr) return;
+  T* d = g->data();
   detail::for_each_broadcast(n.shape, t.shape(n.in[0]), t.shape(n.in[1]),
                              [&](std::size_t o, std::size_t a, std::size_t b) {
                                d[k == 0 ? a : b] += f(o, a, b);

@@ -2,11 +2,12 @@
 /// \file
 /// The ops: each takes handles on one tape and returns the handle of its result.
 ///
-/// ops.cpp holds each op's forward value and backward rule side by side. Shapes are [rows x cols];
-/// a scalar is [1 x 1]. Every op exists for both precisions (T = double or float, `BasicVar<T>` =
-/// Var or f32::Var); the inputs of one op share a tape and so a precision. Numbers given as double
-/// (a scale factor, a constant) are rounded to T. Inputs of the wrong shape throw
-/// std::invalid_argument naming the op and the shapes, e.g.
+/// Each op is one block of its file: its derivative, its backward rule, then its forward, in
+/// elementwise_ops.cpp, reduce_ops.cpp, shape_ops.cpp, products.cpp and softmax_ops.cpp. Shapes
+/// are [rows x cols]; a scalar is [1 x 1]. Every op exists for both precisions (T = double or
+/// float, `BasicVar<T>` = Var or f32::Var); the inputs of one op share a tape and so a precision.
+/// Numbers given as double (a scale factor, a constant) are rounded to T. Inputs of the wrong
+/// shape throw std::invalid_argument naming the op and the shapes, e.g.
 /// "matmul: inner dimensions differ: [2 x 3] and [2 x 2]"; a stale or empty handle, or handles of
 /// two tapes, throw std::logic_error.
 #include <cstdint>

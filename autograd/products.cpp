@@ -76,7 +76,7 @@ void for_each_slice(const Batch& bt, F&& f) {
 // matmul. A:[n,k] B:[k,m] g:[n,m]  =>  dA += g·Bᵀ [n,k],  dB += Aᵀ·g [k,m], transposes as BLAS flags.
 // Also a batch times one matrix, [..., n, k] · [k, m]: the same on a's storage [(…·n) x k].
 const OpDef matmul_op{"matmul", [](auto& t, const auto& n) {
-  using T = typename std::decay_t<decltype(n)>::value_type;
+  using T = value_t<decltype(n)>;
   bool add = false;
   if (t.requires_grad(n.in[0])) {
     BasicMatrix<T>& dA = t.grad_target(n.in[0], add);
@@ -92,7 +92,7 @@ const OpDef matmul_op{"matmul", [](auto& t, const auto& n) {
 // A:[..., n,k] B:[..., k,m] g:[..., n,m]  =>  dA[ia] += g[o]·B[ib]ᵀ,  dB[ib] += A[ia]ᵀ·g[o]. A
 // slice broadcast over several o gets the sum of their shares (beta = 1 after its first).
 const OpDef batched_matmul_op{"batched_matmul", [](auto& t, const auto& n) {
-  using T = typename std::decay_t<decltype(n)>::value_type;
+  using T = value_t<decltype(n)>;
   const Shape &sa = t.shape(n.in[0]), &sb = t.shape(n.in[1]);
   const std::size_t rows = sa[sa.size() - 2], inner = sa.back(), cols = sb.back();
   const Batch bt = batch_of(n.shape, sa, sb);

@@ -1,8 +1,9 @@
-// Shapes of any rank: reshape, permute (and transpose of two axes), slice along one axis, concat
-// and stack, broadcast_to, index_select and embedding. Each op: its OpDef (name + backward rule),
-// then its forwards. Every op here copies: its result owns its elements, stored row-major as the
-// matrix of its last axis (matrix_shape), so moving a value between shapes moves no element when
-// the order is kept (reshape) and is one strided pass otherwise.
+// Shapes: reshape, permute (and transpose of two axes, or of a matrix), slice along one axis (and
+// the block of a matrix), concat and stack, broadcast_to, index_select, gather_rows and embedding.
+// Each op one block: its derivative, its OpDef (name + backward rule), then its forwards. Every op
+// here copies: its result owns its elements, stored row-major as the matrix of its last axis
+// (matrix_shape), so moving a value between shapes moves no element when the order is kept
+// (reshape) and is one strided pass otherwise.
 // In the rules: g = n.grad is d loss / d result, laid out as n.shape; t.shape(n.in[k]) is input k's
 // shape. Rules add into their inputs' gradients (+=), so a value used twice gets both shares.
 #include <algorithm>
@@ -122,13 +123,10 @@ std::string list_str(const List& v) {
 // ---------------------------------------------------------------------------------------------------
 // reshape. d reshape(a) = g read in a's shape (both are row-major: the elements keep their order)
 const OpDef reshape_op{"reshape", [](auto& t, const auto& n) {
-  using T = typename std::decay_t<decltype(n)>::value_type;
-  if (!t.requires_grad(n.in[0])) return;
-  bool add = false;
-  BasicMatrix<T>& da = t.grad_target(n.in[0], add);
-  const T* g = n.grad.data();
-  T* d = da.data();
-  for (std::size_t i = 0; i < n.grad.size(); ++i) d[i] = add ? d[i] + g[i] : g[i];
+  const auto d = grad_out(t, n.in[0]);
+  if (!d) return;
+  const auto* g = n.grad.data();
+  for (std::size_t i = 0; i < n.grad.size(); ++i) d.put(i, g[i]);
 }};
 
 // The elements of a as the shape dims[0..rank), which the caller has checked holds as many
@@ -229,19 +227,17 @@ namespace {
 // permute. Result dim i is a's dim dims[i] (n.labels = dims), so d permute(a) = g read back with
 // the inverse permutation: a's dim dims[i] steps through g as g's dim i does.
 const OpDef permute_op{"permute", [](auto& t, const auto& n) {
-  using T = typename std::decay_t<decltype(n)>::value_type;
-  if (!t.requires_grad(n.in[0])) return;
+  const auto d = grad_out(t, n.in[0]);
+  if (!d) return;
   const std::size_t rank = n.shape.size();
   const Sizes g_stride = strides_of(n.shape.data(), rank);
   Sizes stride{};
   for (std::size_t i = 0; i < rank; ++i) stride[static_cast<std::size_t>(n.labels[i])] = g_stride[i];
-  bool add = false;
-  BasicMatrix<T>& da = t.grad_target(n.in[0], add);
   const Shape& in = t.shape(n.in[0]);
-  if (add) {
-    copy_strided<true>(n.grad.data(), in.data(), stride.data(), rank, da.data());
+  if (d.add) {
+    copy_strided<true>(n.grad.data(), in.data(), stride.data(), rank, d.d);
   } else {
-    copy_strided<false>(n.grad.data(), in.data(), stride.data(), rank, da.data());
+    copy_strided<false>(n.grad.data(), in.data(), stride.data(), rank, d.d);
   }
 }};
 
@@ -309,6 +305,25 @@ BasicVar<T> transpose(const BasicVar<T>& a, int dim0, int dim1) {
   return permute_dims(a, order.data(), s.size());
 }
 
+// ---------------------------------------------------------------------------------------------------
+// d aᵀ = gᵀ (a matrix)
+namespace {
+const OpDef transpose_op{"transpose", [](auto& t, const auto& n) {
+  t.accumulate(n.in[0], xt::transpose(n.grad));
+}};
+}  // namespace
+
+template <class T>
+BasicVar<T> transpose(const BasicVar<T>& a) {
+  require_matrix("transpose", a, "transpose(a, dim0, dim1) or permute(a, dims)");
+  BasicTape<T>& t = a.tape();
+  BasicNode<T>& n = t.record(transpose_op, a);
+  const BasicMatrix<T>& x = t.value(n.in[0]);
+  n.value.resize({x.shape(1), x.shape(0)});
+  xt::noalias(n.value) = xt::transpose(x);
+  return t.result(n);
+}
+
 namespace {
 
 // ---------------------------------------------------------------------------------------------------
@@ -316,18 +331,16 @@ namespace {
 // begin, inner]; d a[..., begin:end, ...] = g placed back in that block, 0 elsewhere.
 // n.attr = {dim, begin, end}.
 const OpDef slice_dim_op{"slice_dim", [](auto& t, const auto& n) {
-  using T = typename std::decay_t<decltype(n)>::value_type;
-  if (!t.requires_grad(n.in[0])) return;
+  using T = value_t<decltype(n)>;
+  BasicMatrix<T>* da = zeroed_grad(t, n.in[0]);
+  if (da == nullptr) return;
   const Shape& in = t.shape(n.in[0]);
   const std::size_t dim = n.attr[0], begin = n.attr[1], end = n.attr[2];
   const std::size_t outer = extent(in, 0, dim), inner = extent(in, dim + 1, in.size());
   const std::size_t from = in[dim] * inner, width = (end - begin) * inner;
-  bool add = false;
-  BasicMatrix<T>& da = t.grad_target(n.in[0], add);
-  if (!add) da.fill(T(0));
   for (std::size_t o = 0; o < outer; ++o) {
     const T* g = n.grad.data() + o * width;
-    T* d = da.data() + o * from + begin * inner;
+    T* d = da->data() + o * from + begin * inner;
     for (std::size_t c = 0; c < width; ++c) d[c] += g[c];
   }
 }};
@@ -374,6 +387,61 @@ BasicVar<T> narrow(const BasicVar<T>& a, int dim, std::size_t start, std::size_t
   return slice(a, dim, start, start + length);
 }
 
+// ---------------------------------------------------------------------------------------------------
+// d a[r0:r1, c0:c1] = g placed in the block, 0 elsewhere (a matrix); n.attr = {r0, r1, c0, c1}
+namespace {
+// d[r0 + r, c0 + c] += g[r, c] for every element of g: a block's gradient put back in place.
+template <class T>
+void add_block(const BasicMatrix<T>& g, std::size_t r0, std::size_t c0, BasicMatrix<T>& d) {
+  const std::size_t rows = g.shape(0), cols = g.shape(1);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const T* gr = g.data() + r * cols;
+    T* dr = d.data() + (r0 + r) * d.shape(1) + c0;
+    for (std::size_t c = 0; c < cols; ++c) dr[c] += gr[c];
+  }
+}
+
+const OpDef slice_op{"slice", [](auto& t, const auto& n) {
+  auto* da = zeroed_grad(t, n.in[0]);
+  if (da == nullptr) return;
+  add_block(n.grad, n.attr[0], n.attr[2], *da);
+}};
+}  // namespace
+
+template <class T>
+BasicVar<T> slice(const BasicVar<T>& a, std::size_t row_begin, std::size_t row_end, std::size_t col_begin,
+          std::size_t col_end) {
+  require_matrix("slice", a, "slice(a, dim, begin, end)");
+  const BasicMatrix<T>& x = a.value();
+  if (row_begin > row_end || row_end > x.shape(0) || col_begin > col_end || col_end > x.shape(1)) {
+    throw std::invalid_argument("slice: rows [" + std::to_string(row_begin) + ", " +
+                                std::to_string(row_end) + ") and columns [" +
+                                std::to_string(col_begin) + ", " + std::to_string(col_end) +
+                                ") are not within " + shape_str(x));
+  }
+  BasicTape<T>& t = a.tape();
+  BasicNode<T>& n = t.record(slice_op, a);
+  n.attr = {row_begin, row_end, col_begin, col_end};
+  const std::size_t rows = row_end - row_begin, cols = col_end - col_begin;
+  n.value.resize({rows, cols});
+  for (std::size_t r = 0; cols > 0 && r < rows; ++r) {
+    const T* src = x.data() + (row_begin + r) * x.shape(1) + col_begin;
+    std::copy(src, src + cols, n.value.data() + r * cols);
+  }
+  return t.result(n);
+}
+
+// Rows or columns of a matrix: slice() of the whole other axis.
+template <class T>
+BasicVar<T> slice_rows(const BasicVar<T>& a, std::size_t row_begin, std::size_t row_end) {
+  return slice(a, row_begin, row_end, 0, a.cols());
+}
+
+template <class T>
+BasicVar<T> slice_cols(const BasicVar<T>& a, std::size_t col_begin, std::size_t col_end) {
+  return slice(a, 0, a.rows(), col_begin, col_end);
+}
+
 namespace {
 
 // ---------------------------------------------------------------------------------------------------
@@ -381,7 +449,7 @@ namespace {
 // Matrices as they always were; any other rank seen as [outer, size_k, inner] around the axis,
 // input k filling size_k · inner of each of the outer rows of g.
 const OpDef concat_op{"concat", [](auto& t, const auto& n) {
-  using T = typename std::decay_t<decltype(n)>::value_type;
+  using T = value_t<decltype(n)>;
   if (n.shape.size() != 2) {
     const std::size_t ax = n.attr[0];
     const std::size_t outer = extent(n.shape, 0, ax), inner = extent(n.shape, ax + 1, n.shape.size());
@@ -576,13 +644,11 @@ namespace {
 // broadcast_to. d broadcast_to(a) = g summed over the dimensions a was stretched along (and over
 // the leading ones it did not have).
 const OpDef broadcast_to_op{"broadcast_to", [](auto& t, const auto& n) {
-  using T = typename std::decay_t<decltype(n)>::value_type;
-  if (!t.requires_grad(n.in[0])) return;
-  bool add = false;
-  BasicMatrix<T>& da = t.grad_target(n.in[0], add);
-  if (!add) da.fill(T(0));
+  using T = value_t<decltype(n)>;
+  BasicMatrix<T>* da = zeroed_grad(t, n.in[0]);
+  if (da == nullptr) return;
   const T* g = n.grad.data();
-  T* d = da.data();
+  T* d = da->data();
   const Shape& in = t.shape(n.in[0]);
   detail::for_each_broadcast(n.shape, in, in,
                              [&](std::size_t o, std::size_t i, std::size_t) { d[i] += g[o]; });
@@ -625,18 +691,16 @@ namespace {
 // d index_select = g's [o, i, :] added to a's [o, ids[i], :] (a repeated id gets every share).
 // n.attr[0] = dim, n.labels = ids.
 const OpDef index_select_op{"index_select", [](auto& t, const auto& n) {
-  using T = typename std::decay_t<decltype(n)>::value_type;
-  if (!t.requires_grad(n.in[0])) return;
+  using T = value_t<decltype(n)>;
+  BasicMatrix<T>* da = zeroed_grad(t, n.in[0]);
+  if (da == nullptr) return;
   const Shape& in = t.shape(n.in[0]);
   const std::size_t dim = n.attr[0], count = n.labels.size();
   const std::size_t outer = extent(in, 0, dim), inner = extent(in, dim + 1, in.size());
-  bool add = false;
-  BasicMatrix<T>& da = t.grad_target(n.in[0], add);
-  if (!add) da.fill(T(0));
   for (std::size_t o = 0; o < outer; ++o) {
     for (std::size_t i = 0; i < count; ++i) {
       const T* g = n.grad.data() + (o * count + i) * inner;
-      T* d = da.data() + (o * in[dim] + static_cast<std::size_t>(n.labels[i])) * inner;
+      T* d = da->data() + (o * in[dim] + static_cast<std::size_t>(n.labels[i])) * inner;
       for (std::size_t c = 0; c < inner; ++c) d[c] += g[c];
     }
   }
@@ -678,6 +742,52 @@ BasicVar<T> index_select(const BasicVar<T>& a, int dim, const Labels& ids) {
   return t.result(n);
 }
 
+// ---------------------------------------------------------------------------------------------------
+// d table[ids] = g's row i added to table row ids[i] (a repeated id gets every share); n.labels = ids
+namespace {
+// Row ids[i] of d += row i of g, for each i: the gradient of rows gathered by id.
+template <class T>
+void add_rows_at(const BasicMatrix<T>& g, const Labels& ids, BasicMatrix<T>& d) {
+  const std::size_t cols = g.shape(1);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const T* gr = g.data() + i * cols;
+    T* dr = d.data() + static_cast<std::size_t>(ids[i]) * cols;
+    for (std::size_t c = 0; c < cols; ++c) dr[c] += gr[c];
+  }
+}
+
+const OpDef gather_rows_op{"gather_rows", [](auto& t, const auto& n) {
+  auto* dt = zeroed_grad(t, n.in[0]);
+  if (dt == nullptr) return;
+  add_rows_at(n.grad, n.labels, *dt);
+}};
+}  // namespace
+
+template <class T>
+BasicVar<T> gather_rows(const BasicVar<T>& table, const Labels& ids) {
+  require_matrix("gather_rows", table, "index_select(a, 0, ids)");
+  const BasicMatrix<T>& w = table.value();
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] < 0 || static_cast<std::size_t>(ids[i]) >= w.shape(0)) {
+      throw std::invalid_argument("gather_rows: id " + std::to_string(ids[i]) + " at position " +
+                                  std::to_string(i) + " is not a row of " + shape_str(w));
+    }
+  }
+  checked_size<T>("gather_rows", ids.size(), w.shape(1));
+  BasicTape<T>& t = table.tape();
+  BasicNode<T>& n = t.record(gather_rows_op, table);
+  n.labels.assign(ids.begin(), ids.end());
+  const std::size_t cols = w.shape(1);
+  n.value.resize({ids.size(), cols});
+  const BasicMatrix<T>& src = t.value(n.in[0]);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const T* row = src.data() + static_cast<std::size_t>(ids[i]) * cols;
+    std::copy(row, row + cols, n.value.data() + i * cols);
+  }
+  return t.result(n);
+}
+
+// embedding = gather_rows, then a reshape: composed, no rule of its own
 template <class T>
 BasicVar<T> embedding(const BasicVar<T>& table, const Labels& ids, const Shape& ids_shape) {
   // gather_rows gives [ids.size() x d], whose elements are those of ids_shape + [d] in order: a
@@ -727,8 +837,12 @@ BasicVar<T> embedding(const BasicVar<T>& table, const Labels& ids, const Shape& 
   template BasicVar<T> squeeze(const BasicVar<T>&, int);                                          \
   template BasicVar<T> permute(const BasicVar<T>&, const Dims&);                      \
   template BasicVar<T> transpose(const BasicVar<T>&, int, int);                                   \
+  template BasicVar<T> transpose(const BasicVar<T>&);                                             \
   template BasicVar<T> slice(const BasicVar<T>&, int, std::size_t, std::size_t);                  \
   template BasicVar<T> narrow(const BasicVar<T>&, int, std::size_t, std::size_t);                 \
+  template BasicVar<T> slice(const BasicVar<T>&, std::size_t, std::size_t, std::size_t, std::size_t); \
+  template BasicVar<T> slice_rows(const BasicVar<T>&, std::size_t, std::size_t);                  \
+  template BasicVar<T> slice_cols(const BasicVar<T>&, std::size_t, std::size_t);                  \
   template BasicVar<T> concat(std::initializer_list<BasicVar<T>>, int);                           \
   template BasicVar<T> concat(const std::vector<BasicVar<T>>&, int);                              \
   template BasicVar<T> cat(std::initializer_list<BasicVar<T>>, int);                              \
@@ -737,6 +851,7 @@ BasicVar<T> embedding(const BasicVar<T>& table, const Labels& ids, const Shape& 
   template BasicVar<T> stack(const std::vector<BasicVar<T>>&, int);                               \
   template BasicVar<T> broadcast_to(const BasicVar<T>&, const Shape&);                            \
   template BasicVar<T> index_select(const BasicVar<T>&, int, const Labels&);                      \
+  template BasicVar<T> gather_rows(const BasicVar<T>&, const Labels&);                            \
   template BasicVar<T> embedding(const BasicVar<T>&, const Labels&, const Shape&);
 
 AUTOGRAD_INSTANTIATE_SHAPE_OPS(double)

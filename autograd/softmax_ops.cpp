@@ -1,8 +1,9 @@
-// Softmax along any dim and masks, for values of any rank: each op, its OpDef (name + backward
-// rule), then its forward. In the rules: g = n.grad is d loss / d result, out = n.value is the
-// result, and t.value(n.in[k]) is input k, stored as the matrix of its last axis. The last axis
-// is the softmax of ops.cpp; another axis is walked along its stride: a value of shape
-// [outer..., len, inner...] is `outer` blocks of [len x inner], each column of a block one slice.
+// Softmaxes, the fused softmax cross-entropy and masks, for values of any rank: each op one block,
+// its derivative, its OpDef (name + backward rule), then its forward. In the rules: g = n.grad is
+// d loss / d result, out = n.value is the result, and t.value(n.in[k]) is input k, stored as the
+// matrix of its last axis. Over the last axis, the rows of that matrix are the slices; another
+// axis is walked along its stride: a value of shape [outer..., len, inner...] is `outer` blocks of
+// [len x inner], each column of a block one slice.
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -117,13 +118,185 @@ Along attr_along(const std::array<std::size_t, 4>& attr) { return {attr[0], attr
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------------
+// d softmax(a) = out ∘ (g − rowsum(g ∘ out)), over the last axis
+namespace {
+// d = out ∘ (g − rowsum(g ∘ out)) row by row: the gradient of a softmax over the last axis.
+template <class T>
+void softmax_rows_grad(const BasicMatrix<T>& out, const BasicMatrix<T>& g, const GradOut<T>& d) {
+  const std::size_t rows = out.shape(0), cols = out.shape(1);
+  for_rows(rows, cols, [&](std::size_t, std::size_t r0, std::size_t r1) {
+    for (std::size_t r = r0; r < r1; ++r) {
+      T dot = 0.0;
+      for (std::size_t c = 0; c < cols; ++c) dot += g(r, c) * out(r, c);
+      for (std::size_t c = 0; c < cols; ++c) d.put(r * cols + c, out(r, c) * (g(r, c) - dot));
+    }
+  });
+}
+
+const OpDef softmax_op{"softmax", [](auto& t, const auto& n) {
+  if (const auto d = grad_out(t, n.in[0])) softmax_rows_grad(n.value, n.grad, d);
+}};
+}  // namespace
+
+template <class T>
+BasicVar<T> softmax(const BasicVar<T>& a) {
+  const BasicMatrix<T>& z = a.value();
+  if (z.shape(1) == 0) throw std::invalid_argument("softmax: no columns in " + shape_str(z));
+  require_unmasked_rows("softmax", a);
+  BasicTape<T>& t = a.tape();
+  BasicNode<T>& n = t.record(softmax_op, a);
+  t.shape_like(n, n.in[0]);  // over the last axis, whatever the rank
+  row_softmax(z, n.value, [](std::size_t, std::size_t, T) {});
+  return t.result(n);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// d log_softmax(a) = g − softmax(a) · rowsum(g), over the last axis; n.saved holds softmax(a)
+namespace {
+// d = g − p · rowsum(g) row by row, p the softmax: the gradient of a log softmax over the last axis.
+// Added as (d + g) − p · rowsum(g), in that order.
+template <class T>
+void log_softmax_rows_grad(const BasicMatrix<T>& p, const BasicMatrix<T>& g, const GradOut<T>& d) {
+  const std::size_t rows = p.shape(0), cols = p.shape(1);
+  for_rows(rows, cols, [&](std::size_t, std::size_t r0, std::size_t r1) {
+    for (std::size_t r = r0; r < r1; ++r) {
+      const T* gr = g.data() + r * cols;
+      const T* pr = p.data() + r * cols;
+      T* dr = d.d + r * cols;
+      T total = 0.0;
+      for (std::size_t c = 0; c < cols; ++c) total += gr[c];
+      for (std::size_t c = 0; c < cols; ++c) dr[c] = (d.add ? dr[c] : T(0)) + gr[c] - pr[c] * total;
+    }
+  });
+}
+
+const OpDef log_softmax_op{"log_softmax", [](auto& t, const auto& n) {
+  if (const auto d = grad_out(t, n.in[0])) log_softmax_rows_grad(n.saved, n.grad, d);
+}};
+}  // namespace
+
+template <class T>
+BasicVar<T> log_softmax(const BasicVar<T>& a) {
+  // A primitive rather than log(softmax(a)): that underflows to log(0) = −inf for logits far
+  // below their row's max.
+  const BasicMatrix<T>& z = a.value();
+  if (z.shape(1) == 0) throw std::invalid_argument("log_softmax: no columns in " + shape_str(z));
+  require_unmasked_rows("log_softmax", a);
+  BasicTape<T>& t = a.tape();
+  BasicNode<T>& n = t.record(log_softmax_op, a);
+  t.shape_like(n, n.in[0]);  // over the last axis, whatever the rank
+  const std::size_t cols = z.shape(1);
+  row_softmax(z, n.saved, [&](std::size_t, std::size_t r, T lse) {
+    for (std::size_t c = 0; c < cols; ++c) n.value(r, c) = z(r, c) - lse;
+  });
+  return t.result(n);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// d CE / d logits = (softmax(logits) − onehot(labels)) · g · s, with s = 1 (sum) or 1/N (mean)
+// of the kept rows; Reduction::none: row r's share is g[r]. An ignored row (label −1 in n.labels)
+// gets 0. n.saved holds softmax(logits), n.scalar holds s, n.attr[0] the Reduction.
+namespace {
+// d = (p − onehot(label)) · share row by row, p the softmax of the logits; share is row r's
+// gradient g[r] when per_row, else gs; a row whose label is −1 (ignored) gets 0.
+template <class T>
+void cross_entropy_grad(const BasicMatrix<T>& p, const Labels& labels, bool per_row, const T* g, T gs,
+                        const GradOut<T>& d) {
+  const std::size_t rows = p.shape(0), cols = p.shape(1);
+  for_rows(rows, cols, [&](std::size_t, std::size_t r0, std::size_t r1) {
+    for (std::size_t r = r0; r < r1; ++r) {
+      const int kept = labels[r];
+      const auto label = static_cast<std::size_t>(kept);
+      const T share = kept < 0 ? T(0) : per_row ? g[r] : gs;
+      const T* pr = p.data() + r * cols;
+      for (std::size_t c = 0; c < cols; ++c) {
+        d.put(r * cols + c, kept < 0 ? T(0) : (pr[c] - (c == label ? T(1) : T(0))) * share);
+      }
+    }
+  });
+}
+
+const OpDef softmax_cross_entropy_op{"softmax_cross_entropy", [](auto& t, const auto& n) {
+  using T = value_t<decltype(n)>;
+  const auto d = grad_out(t, n.in[0]);
+  if (!d) return;
+  const bool per_row = n.attr[0] == static_cast<std::size_t>(Reduction::none);
+  const T gs = per_row ? T(0) : n.grad(0, 0) * n.scalar;
+  cross_entropy_grad(n.saved, n.labels, per_row, n.grad.data(), gs, d);
+}};
+}  // namespace
+
+template <class T>
+BasicVar<T> softmax_cross_entropy(const BasicVar<T>& logits, const Labels& labels, Reduction reduction,
+                                  int ignore_index) {
+  // Logits of any rank are their storage's rows: [..., C] is [(…) x C], a label per row.
+  const BasicMatrix<T>& z = logits.value();
+  const std::size_t rows = z.shape(0), classes = z.shape(1);
+  const auto shape = [&] { return logits.dim() == 2 ? shape_str(z) : shape_str(logits.shape()); };
+  if (labels.size() != rows) {
+    throw std::invalid_argument("softmax_cross_entropy: " + std::to_string(labels.size()) +
+                                " labels for logits " + shape() +
+                                (logits.dim() == 2 ? std::string()
+                                                   : " (one per position: " + std::to_string(rows) + ")"));
+  }
+  if (rows == 0 || classes == 0) {
+    throw std::invalid_argument("softmax_cross_entropy: empty logits " + shape());
+  }
+  const auto ignored = [&](std::size_t r) {
+    return ignore_index != no_ignore_index && labels[r] == ignore_index;
+  };
+  std::size_t kept = 0;
+  for (std::size_t r = 0; r < rows; ++r) {
+    if (ignored(r)) continue;
+    if (labels[r] < 0 || static_cast<std::size_t>(labels[r]) >= classes) {
+      throw std::invalid_argument("softmax_cross_entropy: label " + std::to_string(labels[r]) +
+                                  " at row " + std::to_string(r) + " is outside 0.." +
+                                  std::to_string(classes - 1));
+    }
+    if (fully_masked(z.data() + r * classes, classes, 1)) {
+      masked_row_error("softmax_cross_entropy", r, logits.shape());
+    }
+    ++kept;
+  }
+  BasicTape<T>& t = logits.tape();
+  BasicNode<T>& n = t.record(softmax_cross_entropy_op, logits);
+  n.labels.assign(labels.begin(), labels.end());
+  if (kept < rows) {
+    for (std::size_t r = 0; r < rows; ++r) n.labels[r] = ignored(r) ? -1 : labels[r];
+  }
+  n.attr[0] = static_cast<std::size_t>(reduction);
+  if (reduction == Reduction::none) {
+    // loss_r = log Σ_c exp(z_rc) − z_r,label for each position, 0 where ignored: logits.shape[:-1]
+    const Shape& s = t.shape(n.in[0]);
+    n.shape.assign(s.begin(), s.empty() ? s.end() : s.end() - 1);
+    t.shape_value(n);
+    T* out = n.value.data();
+    row_softmax(z, n.saved, [&](std::size_t, std::size_t r, T lse) {
+      out[r] = n.labels[r] < 0 ? T(0) : lse - z(r, static_cast<std::size_t>(n.labels[r]));
+    });
+    return t.result(n);
+  }
+  // Mean over the kept rows; with every row ignored the loss (and its gradient) is 0.
+  n.scalar = reduction != Reduction::mean ? T(1) : kept == 0 ? T(0) : T(1) / static_cast<T>(kept);
+  // loss_r = log Σ_c exp(z_rc) − z_r,label, summed per row block, the blocks' sums in order
+  const std::size_t blocks = row_blocks(rows, classes);
+  double* partial = scratch<double>(blocks);
+  std::fill(partial, partial + blocks, 0.0);
+  row_softmax(z, n.saved, [&](std::size_t b, std::size_t r, T lse) {
+    if (n.labels[r] >= 0) partial[b] += lse - z(r, static_cast<std::size_t>(n.labels[r]));
+  });
+  double total = 0.0;
+  for (std::size_t b = 0; b < blocks; ++b) total += partial[b];
+  return scalar_result(t, n, static_cast<T>(total * n.scalar));
+}
+
+// ---------------------------------------------------------------------------------------------------
 // d softmax(a, dim) = out ∘ (g − Σ_dim g ∘ out); n.attr = {outer, len, inner} around dim
 namespace {
 const OpDef softmax_dim_op{"softmax_dim", [](auto& t, const auto& n) {
-  using T = typename std::decay_t<decltype(n)>::value_type;
-  if (!t.requires_grad(n.in[0])) return;
-  bool add = false;
-  T* d = t.grad_target(n.in[0], add).data();
+  using T = value_t<decltype(n)>;
+  const auto d = grad_out(t, n.in[0]);
+  if (!d) return;
   const T *g = n.grad.data(), *out = n.value.data();
   const Along v = attr_along(n.attr);
   T* dot = scratch<T>(v.inner);
@@ -131,10 +304,7 @@ const OpDef softmax_dim_op{"softmax_dim", [](auto& t, const auto& n) {
     column_sums(g, out, o, v, dot);
     for (std::size_t j = 0; j < v.len; ++j) {
       const std::size_t row = (o * v.len + j) * v.inner;
-      for (std::size_t i = 0; i < v.inner; ++i) {
-        const T x = out[row + i] * (g[row + i] - dot[i]);
-        d[row + i] = add ? d[row + i] + x : x;
-      }
+      for (std::size_t i = 0; i < v.inner; ++i) d.put(row + i, out[row + i] * (g[row + i] - dot[i]));
     }
   }
 }};
@@ -156,10 +326,9 @@ BasicVar<T> softmax(const BasicVar<T>& a, int dim) {
 // d log_softmax(a, dim) = g − softmax(a) ∘ Σ_dim g; n.saved holds softmax(a), n.attr as softmax_dim
 namespace {
 const OpDef log_softmax_dim_op{"log_softmax_dim", [](auto& t, const auto& n) {
-  using T = typename std::decay_t<decltype(n)>::value_type;
-  if (!t.requires_grad(n.in[0])) return;
-  bool add = false;
-  T* d = t.grad_target(n.in[0], add).data();
+  using T = value_t<decltype(n)>;
+  const auto d = grad_out(t, n.in[0]);
+  if (!d) return;
   const T *g = n.grad.data(), *p = n.saved.data();
   const Along v = attr_along(n.attr);
   T* total = scratch<T>(v.inner);
@@ -167,10 +336,7 @@ const OpDef log_softmax_dim_op{"log_softmax_dim", [](auto& t, const auto& n) {
     column_sums(g, static_cast<const T*>(nullptr), o, v, total);
     for (std::size_t j = 0; j < v.len; ++j) {
       const std::size_t row = (o * v.len + j) * v.inner;
-      for (std::size_t i = 0; i < v.inner; ++i) {
-        const T x = g[row + i] - p[row + i] * total[i];
-        d[row + i] = add ? d[row + i] + x : x;
-      }
+      for (std::size_t i = 0; i < v.inner; ++i) d.put(row + i, g[row + i] - p[row + i] * total[i]);
     }
   }
 }};
@@ -194,14 +360,12 @@ BasicVar<T> log_softmax(const BasicVar<T>& a, int dim) {
 // differentiated); mask's element for each of a's is found through broadcasting
 namespace {
 const OpDef masked_fill_op{"masked_fill", [](auto& t, const auto& n) {
-  using T = typename std::decay_t<decltype(n)>::value_type;
-  if (!t.requires_grad(n.in[0])) return;
-  bool add = false;
-  T* d = t.grad_target(n.in[0], add).data();
+  using T = value_t<decltype(n)>;
+  const auto d = grad_out(t, n.in[0]);
+  if (!d) return;
   const T *g = n.grad.data(), *mask = t.value(n.in[1]).data();
   for_each_broadcast(n.shape, n.shape, t.shape(n.in[1]), [&](std::size_t o, std::size_t, std::size_t k) {
-    const T x = mask[k] != T(0) ? T(0) : g[o];
-    d[o] = add ? d[o] + x : x;
+    d.put(o, mask[k] != T(0) ? T(0) : g[o]);
   });
 }};
 }  // namespace
@@ -226,7 +390,11 @@ BasicVar<T> masked_fill(const BasicVar<T>& a, const BasicVar<T>& mask, double va
   return t.result(n);
 }
 
+// Every op of this file for both precisions.
 #define AUTOGRAD_INSTANTIATE_SOFTMAX_OPS(T)                                      \
+  template BasicVar<T> softmax(const BasicVar<T>&);                               \
+  template BasicVar<T> log_softmax(const BasicVar<T>&);                           \
+  template BasicVar<T> softmax_cross_entropy(const BasicVar<T>&, const Labels&, Reduction, int); \
   template BasicVar<T> softmax(const BasicVar<T>&, int);                          \
   template BasicVar<T> log_softmax(const BasicVar<T>&, int);                      \
   template BasicVar<T> masked_fill(const BasicVar<T>&, const BasicVar<T>&, double);
