@@ -255,6 +255,21 @@ TEST_CASE("the shape ops refuse bad arguments by name, recording nothing", "[sha
   CHECK_REFUSED(t, gather_rows(v, {0}), "gather_rows: takes a matrix (rank 2), got [2, 3, 4]; for any rank use index_select(a, 0, ids)");
 }
 
+TEST_CASE("stack and sub of values on two tapes are refused with nothing recorded on either", "[shape][errors]") {
+  // Both are composed (stack unsqueezes each part, sub scales b): the tapes are checked first.
+  Tape t, u;
+  const Var a = t.tensor(counting({2, 3, 4}));
+  const Var b = u.tensor(counting({2, 3, 4}));
+  const Var m = t.constant(counting_matrix(2, 3));
+  const Var n = u.constant(counting_matrix(2, 3));
+  const std::size_t t_size = t.size(), u_size = u.size();
+  CHECK_THROWS_AS(stack({a, b}, 0), std::logic_error);
+  CHECK_THROWS_AS(sub(a, b), std::logic_error);
+  CHECK_THROWS_AS(sub(m, n), std::logic_error);
+  CHECK(t.size() == t_size);
+  CHECK(u.size() == u_size);
+}
+
 TEST_CASE("the 2-D spellings give what they always gave", "[shape]") {
   Tape t;
   const Matrix a = counting_matrix(2, 3), b = counting_matrix(2, 2, 10.0), c = counting_matrix(1, 3, 20.0);
