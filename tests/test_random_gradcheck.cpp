@@ -314,6 +314,11 @@ int draw_dim(nn::Rng& rng, std::size_t count) {
   return rng.uniform() < 0.5 ? d - static_cast<int>(count) : d;
 }
 
+// dim as an index 0..rank-1 (from the end when negative).
+std::size_t at_of(int dim, std::size_t rank) {
+  return static_cast<std::size_t>(dim < 0 ? dim + static_cast<int>(rank) : dim);
+}
+
 std::string list_text(const std::vector<std::int64_t>& d) {
   std::string s = "{";
   for (std::size_t k = 0; k < d.size(); ++k) s += (k ? ", " : "") + std::to_string(d[k]);
@@ -424,7 +429,7 @@ NdProgram generate_nd(std::uint64_t seed) {
       if (rank == 0) continue;
       s.dim = draw_dim(rng, rank);
     }
-    const std::size_t at = static_cast<std::size_t>(s.dim < 0 ? s.dim + static_cast<int>(rank) : s.dim);
+    const std::size_t at = at_of(s.dim, rank);
     if (s.op == "transpose") {
       s.dim1 = draw_dim(rng, rank);
       args << ", " << s.dim << ", " << s.dim1;
@@ -468,7 +473,9 @@ NdProgram generate_nd(std::uint64_t seed) {
     if (s.op == "sum_dims" || s.op == "mean_dims") {
       if (rank == 0) continue;
       for (std::size_t d = 0; d < rank; ++d) {
-        if (rng.uniform() < 0.5) s.dims.push_back(static_cast<std::int64_t>(d) - (rng.uniform() < 0.5 ? 0 : static_cast<std::int64_t>(rank)));
+        if (rng.uniform() >= 0.5) continue;
+        const bool negative = rng.uniform() >= 0.5;  // counted from the end
+        s.dims.push_back(static_cast<std::int64_t>(d) - (negative ? static_cast<std::int64_t>(rank) : 0));
       }
       if (s.dims.empty()) s.dims.push_back(draw_dim(rng, rank));
       for (std::size_t d = s.dims.size(); d > 1; --d) std::swap(s.dims[d - 1], s.dims[rng.below(d)]);
@@ -499,8 +506,7 @@ NdProgram generate_nd(std::uint64_t seed) {
       for (double& m : s.mask) m = rng.uniform() < 0.3 ? 1.0 : 0.0;
       s.c = -2.0 + 4.0 * rng.uniform();
       if (s.op == "masked_softmax") {
-        const std::size_t d = rank == 0 ? 0 : static_cast<std::size_t>(s.dim < 0 ? s.dim + static_cast<int>(rank) : s.dim);
-        if (!keeps_an_entry_per_slice(s.mask, sa, d)) continue;
+        if (!keeps_an_entry_per_slice(s.mask, sa, rank == 0 ? 0 : at_of(s.dim, rank))) continue;
       }
       args << ", mask " << shape_str(ms) << " {";
       for (double m : s.mask) args << m;
@@ -539,7 +545,8 @@ NdProgram generate_nd(std::uint64_t seed) {
     Var v = apply_nd(s, pool);
     if (v.value().size() > 150 || v.dim() > 5) continue;  // keep each check small
     pool.push_back(v);
-    text << " v" << pool.size() - 1 << " = " << s.op << "(v" << s.a << args.str() << ") " << shape_str(v.shape()) << ";";
+    text << " v" << pool.size() - 1 << " = " << s.op << "(v" << s.a << args.str() << ") "
+         << shape_str(v.shape()) << ";";
     p.steps.push_back(s);
   }
   for (const Var& v : pool) {
