@@ -47,6 +47,7 @@ BasicVar<T> sub(const BasicVar<T>& a, const BasicVar<T>& b) {
   } else {
     broadcast_of("sub", a, b);
   }
+  (void)a.tape().node(b);  // b on a's tape (std::logic_error otherwise) before scale records it
   return add(a, scale(b, -1.0));
 }
 

@@ -103,6 +103,7 @@ namespace {
 // The dims a reduction of a value of rank `rank` names, as a bit per dimension; throws
 // std::invalid_argument naming op and the shape for a dim out of range or named twice.
 unsigned reduced_dims(const char* op, const Dims& dims, const Shape& shape) {
+  check_dims(op, dims, "dims");
   const auto rank = static_cast<std::int64_t>(shape.size());
   if (dims.empty()) {
     throw std::invalid_argument(std::string(op) + ": no dims given for " + shape_str(shape) +

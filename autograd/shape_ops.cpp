@@ -284,6 +284,7 @@ BasicVar<T> permute_dims(const BasicVar<T>& a, const int* dims, std::size_t coun
 
 template <class T>
 BasicVar<T> permute(const BasicVar<T>& a, const Dims& dims) {
+  check_dims("permute", dims, "dims");
   std::array<int, max_rank> order{};
   for (std::size_t i = 0; i < dims.size(); ++i) {
     // beyond int's range is out of range for any rank: clamp so that the check below names it
@@ -600,6 +601,8 @@ BasicVar<T> stack_parts(const BasicVar<T>* parts, std::size_t count, int dim) {
   Sizes out{};
   for (std::size_t d = 0, k = 0; d < rank; ++d) out[d] = d == at ? count : first[k++];
   checked_count_of<T>("stack", out.data(), rank);
+  // All on one tape (std::logic_error otherwise) before any unsqueeze records.
+  for (std::size_t k = 1; k < count; ++k) (void)parts[0].tape().node(parts[k]);
   thread_local std::vector<BasicVar<T>> rows;  // keeps its capacity from call to call
   rows.clear();
   for (std::size_t k = 0; k < count; ++k) rows.push_back(unsqueeze(parts[k], static_cast<int>(at)));

@@ -244,6 +244,16 @@ void BasicTape<T>::check_handle(const Var& v, const char* op) const {
   if (p && !p.alive()) {
     throw std::logic_error(std::string(op) + ": the parameter behind an input handle was destroyed");
   }
+  if (p) {  // its shape as recorded is the handle's shape: a parameter reshaped since is refused
+    const Node& n = *nodes_[v.index_];
+    const Matrix& now = p->value;
+    if (now.shape(0) != n.attr[0] || now.shape(1) != n.attr[1]) {
+      throw std::logic_error(std::string(op) + ": parameter '" + p->name + "' was [" +
+                             std::to_string(n.attr[0]) + " x " + std::to_string(n.attr[1]) +
+                             "] when recorded and is now " + shape_str(now) +
+                             "; record it again (tape.param) after reshaping it");
+    }
+  }
 }
 
 template <class T>

@@ -46,40 +46,46 @@ constexpr std::size_t max_rank = 8;
 /// A short list of dimensions or sizes as the ops of any rank take them: `{0, 2, 1, 3}` (a
 /// permutation), `{B, T, -1}` (a shape with one size inferred), `{-1}` (the last dimension). Holds
 /// up to max_rank integers without allocating, so that a training step allocates nothing for them.
-/// Built from a braced list or from a std::vector of int or std::int64_t.
+/// Built from a braced list or from a std::vector of int or std::int64_t. A list longer than
+/// max_rank is held (up to 2 · max_rank entries, so that an error can show it) and refused, by
+/// name, by the op it is given to.
 class Dims {
  public:
-  /// The entries of a braced list: `{0, 2, 1, 3}`. Throws std::invalid_argument beyond max_rank.
+  /// The entries of a braced list: `{0, 2, 1, 3}`.
   Dims(std::initializer_list<std::int64_t> list) { assign(list.begin(), list.size()); }  // NOLINT
   /// The entries of a vector, as the braced list.
   Dims(const std::vector<std::int64_t>& list) { assign(list.data(), list.size()); }  // NOLINT
   /// The entries of a vector of int, as the braced list.
   Dims(const std::vector<int>& list) {  // NOLINT: implicit, as a braced list is
-    check(list.size());
-    for (std::size_t k = 0; k < list.size(); ++k) d_[k] = list[k];
     n_ = list.size();
+    for (std::size_t k = 0; k < n_ && k < held; ++k) d_[k] = list[k];
   }
-  std::size_t size() const { return n_; }  ///< How many.
+  std::size_t size() const { return n_; }  ///< How many were given (may exceed max_rank).
   bool empty() const { return n_ == 0; }  ///< None.
-  std::int64_t operator[](std::size_t k) const { return d_[k]; }  ///< Entry k.
+  /// Entry k, for k < 2 · max_rank.
+  std::int64_t operator[](std::size_t k) const { return d_[k]; }
   const std::int64_t* begin() const { return d_.data(); }  ///< The first entry.
-  const std::int64_t* end() const { return d_.data() + n_; }  ///< Past the last entry.
+  /// Past the last entry held (at most 2 · max_rank).
+  const std::int64_t* end() const { return d_.data() + (n_ < held ? n_ : held); }
 
  private:
-  static void check(std::size_t n) {
-    if (n > max_rank) {
-      throw std::invalid_argument("dims: " + std::to_string(n) + " entries, more than the " +
-                                  std::to_string(max_rank) + " dimensions a value may have");
-    }
-  }
   void assign(const std::int64_t* p, std::size_t n) {
-    check(n);
-    for (std::size_t k = 0; k < n; ++k) d_[k] = p[k];
     n_ = n;
+    for (std::size_t k = 0; k < n && k < held; ++k) d_[k] = p[k];
   }
-  std::array<std::int64_t, max_rank> d_{};
+  static constexpr std::size_t held = 2 * max_rank;
+  std::array<std::int64_t, held> d_{};
   std::size_t n_ = 0;
 };
+
+/// Throws std::invalid_argument naming op if dims holds more entries than a value has dimensions.
+inline void check_dims(const char* op, const Dims& dims, const char* what) {
+  if (dims.size() > max_rank) {
+    throw std::invalid_argument(std::string(op) + ": " + std::to_string(dims.size()) + " " + what +
+                                " given, more than the " + std::to_string(max_rank) +
+                                " dimensions a value may have");
+  }
+}
 
 /// "[2, 3, 4]", the form errors use for the shape of a value of any rank ("[]" for a scalar).
 inline std::string shape_str(const Shape& s) {

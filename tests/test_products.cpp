@@ -204,7 +204,7 @@ TEST_CASE("a causal mask and softmax: rows sum to 1, masked entries are exactly 
   CHECK(S.grad(T - 1, 0) != 0.0);
 }
 
-TEST_CASE("softmax along a dim other than the last matches a loop; the last is softmax(a)", "[products]") {
+TEST_CASE("softmax along a dim other than the last matches a loop, and the last is softmax(a)", "[products]") {
   const Tensor x = seeded({2, 3, 4}, 8);
   Tape t;
   const Var a = t.tensor(x);

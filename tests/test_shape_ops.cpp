@@ -71,7 +71,7 @@ TEMPLATE_TEST_CASE("permute and transpose of [2, 3, 4, 5] move each element wher
   CHECK(same);
 }
 
-TEST_CASE("slice takes [begin, end) along each axis of [2, 3, 4]; narrow is start and length", "[shape]") {
+TEST_CASE("slice takes [begin, end) along each axis of [2, 3, 4], and narrow is start and length", "[shape]") {
   Tape t;
   const Tensor x = counting({2, 3, 4});
   const Var v = t.tensor(x);
@@ -135,7 +135,7 @@ TEST_CASE("concat of rank 3 along axis 1, and stack along a new axis", "[shape]"
   CHECK(stack({t.tensor(p0), t.tensor(p1), t.tensor(p2)}, -1).tensor().shape() == Shape{2, 3, 3});
 }
 
-TEST_CASE("broadcast_to repeats along the stretched dims; its gradient sums over them", "[shape]") {
+TEST_CASE("broadcast_to repeats along the stretched dims, and its gradient sums over them", "[shape]") {
   Tape t;
   const Tensor x = counting({3, 1});
   const Tensor b = broadcast_to(t.tensor(x), {2, 3, 4}).tensor();
@@ -154,7 +154,7 @@ TEST_CASE("broadcast_to repeats along the stretched dims; its gradient sums over
   CHECK((p.grad == Matrix{{8.0}, {8.0}, {8.0}}));
 }
 
-TEST_CASE("index_select and embedding pick entries; a repeated one gets every share", "[shape]") {
+TEST_CASE("index_select and embedding pick entries, and a repeated one gets every share", "[shape]") {
   Tape t;
   const Tensor x = counting({2, 3, 4});
   const Labels ids{2, 0, 2};
@@ -187,7 +187,7 @@ TEST_CASE("index_select and embedding pick entries; a repeated one gets every sh
   CHECK(same);
 }
 
-TEST_CASE("reshape infers one -1; unsqueeze and squeeze add and remove a dim of 1", "[shape]") {
+TEST_CASE("reshape infers one -1, and unsqueeze and squeeze add and remove a dim of 1", "[shape]") {
   Tape t;
   const Tensor x = counting({2, 3, 4});
   const Var v = t.tensor(x);
@@ -253,6 +253,21 @@ TEST_CASE("the shape ops refuse bad arguments by name, recording nothing", "[sha
   CHECK_REFUSED(t, embedding(v, {0}, {1}), "embedding: the table must be a matrix [V x d], got [2, 3, 4]");
   // gather_rows points at the op for a table of another rank.
   CHECK_REFUSED(t, gather_rows(v, {0}), "gather_rows: takes a matrix (rank 2), got [2, 3, 4]; for any rank use index_select(a, 0, ids)");
+}
+
+TEST_CASE("stack and sub of values on two tapes are refused with nothing recorded on either", "[shape][errors]") {
+  // Both are composed (stack unsqueezes each part, sub scales b): the tapes are checked first.
+  Tape t, u;
+  const Var a = t.tensor(counting({2, 3, 4}));
+  const Var b = u.tensor(counting({2, 3, 4}));
+  const Var m = t.constant(counting_matrix(2, 3));
+  const Var n = u.constant(counting_matrix(2, 3));
+  const std::size_t t_size = t.size(), u_size = u.size();
+  CHECK_THROWS_AS(stack({a, b}, 0), std::logic_error);
+  CHECK_THROWS_AS(sub(a, b), std::logic_error);
+  CHECK_THROWS_AS(sub(m, n), std::logic_error);
+  CHECK(t.size() == t_size);
+  CHECK(u.size() == u_size);
 }
 
 TEST_CASE("the 2-D spellings give what they always gave", "[shape]") {

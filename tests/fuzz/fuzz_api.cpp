@@ -24,6 +24,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <iterator>
+#include <limits>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -43,13 +45,14 @@ using ag::Tape;
 using ag::Var;
 using fuzz_api::Instruction;
 using fuzz_api::OpCode;
-using Shape = std::array<std::size_t, 2>;
+using Shape = ag::Shape;  // of any rank; {rows, cols} for a matrix
 
 // Bounds that keep one input well under a millisecond or so, sanitizers included.
 constexpr std::size_t max_instructions = 256;
 constexpr std::size_t max_held = 160;
 constexpr std::size_t max_params = 5;
 constexpr std::size_t max_guards = 6;
+constexpr std::size_t max_elements = 4096;  // a valid op with a larger result is not called
 constexpr int tape_count = 2;
 // Recipe ops evaluated for central differences per input; a loss whose check would exceed what is
 // left is not checked (its calls are still made and their outcomes still checked).
@@ -105,12 +108,22 @@ const char* op_name(OpCode op) {
   static const char* const names[] = {"add",     "sub",     "mul",  "scale", "tanh",
                                       "sigmoid", "relu",    "exp",  "log",   "softmax",
                                       "matmul",  "sum",     "mean", "l2_penalty",
-                                      "softmax_cross_entropy"};
+                                      "softmax_cross_entropy",
+                                      "reshape", "permute", "transpose", "slice", "narrow", "cat",
+                                      "stack", "unsqueeze", "squeeze", "sum_dims", "mean_dims",
+                                      "softmax_dim", "log_softmax_dim", "masked_fill",
+                                      "softmax_cross_entropy_nd", "broadcast_to", "index_select"};
+  static_assert(std::size(names) == static_cast<std::size_t>(OpCode::count), "a name per op");
   return names[static_cast<int>(op)];
 }
 
-std::string str(Shape s) { return "[" + std::to_string(s[0]) + " x " + std::to_string(s[1]) + "]"; }
+std::string str(const Shape& s) { return ag::shape_str(s); }
 Shape shape_of(const Matrix& m) { return {m.shape(0), m.shape(1)}; }
+std::size_t count_of(const Shape& s) {
+  std::size_t n = 1;
+  for (std::size_t d : s) n *= d;
+  return n;
+}
 
 // How one value held by the harness was made.
 struct Recipe {
@@ -118,12 +131,32 @@ struct Recipe {
   OpCode op = OpCode::add;
   std::size_t a = 0, b = 0;  // operands: indices into the held values
   double factor = 0.0;       // scale
-  ag::Labels labels;         // cross_entropy
+  ag::Labels labels;         // cross_entropy; index_select's ids
   bool mean = false;         // cross_entropy's reduction
   std::size_t param = 0;     // param: the parameter's identity
+  // The ops of any rank: a third operand and how many of a, b, c cat and stack join; a list of
+  // sizes or dims; dims; positions; keepdim; the cross-entropy's reduction and ignore_index.
+  std::size_t c = 0, parts = 1;
+  std::vector<std::int64_t> list;
+  int dim = 0, dim1 = 0;
+  std::size_t i0 = 0, i1 = 0;
+  bool keepdim = false;
+  ag::Reduction reduction = ag::Reduction::sum;
+  int ignore_index = ag::no_ignore_index;
 };
 
-Var apply(const Recipe& r, const Var& a, const Var& b) {
+// A value of shape s on tape t whose storage is m: a matrix as a constant, any other rank as a
+// tensor.
+Var lift(Tape& t, const Matrix& m, const Shape& s) {
+  if (s.size() == 2) return t.constant(m);
+  ag::Tensor x = ag::Tensor::from_shape(s);
+  std::copy(m.begin(), m.end(), x.begin());
+  return t.tensor(x);
+}
+
+Var apply(const Recipe& r, const Var& a, const Var& b, const Var& c) {
+  const std::vector<Var> parts = {a, b, c};
+  const std::vector<Var> joined(parts.begin(), parts.begin() + static_cast<std::ptrdiff_t>(r.parts));
   switch (r.op) {
     case OpCode::add: return ag::add(a, b);
     case OpCode::sub: return ag::sub(a, b);
@@ -141,62 +174,304 @@ Var apply(const Recipe& r, const Var& a, const Var& b) {
     case OpCode::l2_penalty: return ag::l2_penalty(a);
     case OpCode::cross_entropy:
       return ag::softmax_cross_entropy(a, r.labels, r.mean ? ag::Reduction::mean : ag::Reduction::sum);
+    case OpCode::reshape_nd: return ag::reshape(a, ag::Dims(r.list));  // Dims refuses 9 entries
+    case OpCode::permute: return ag::permute(a, ag::Dims(r.list));
+    case OpCode::transpose_dims: return ag::transpose(a, r.dim, r.dim1);
+    case OpCode::slice_dim: return ag::slice(a, r.dim, r.i0, r.i1);
+    case OpCode::narrow: return ag::narrow(a, r.dim, r.i0, r.i1);
+    case OpCode::cat: return ag::cat(joined, r.dim);
+    case OpCode::stack: return ag::stack(joined, r.dim);
+    case OpCode::unsqueeze: return ag::unsqueeze(a, r.dim);
+    case OpCode::squeeze: return ag::squeeze(a, r.dim);
+    case OpCode::sum_dims: return ag::sum(a, ag::Dims(r.list), r.keepdim);
+    case OpCode::mean_dims: return ag::mean(a, ag::Dims(r.list), r.keepdim);
+    case OpCode::softmax_dim: return ag::softmax(a, r.dim);
+    case OpCode::log_softmax_dim: return ag::log_softmax(a, r.dim);
+    case OpCode::masked_fill: return ag::masked_fill(a, b, r.factor);
+    case OpCode::cross_entropy_nd:
+      return ag::softmax_cross_entropy(a, r.labels, r.reduction, r.ignore_index);
+    case OpCode::broadcast_to: return ag::broadcast_to(a, Shape(r.list.begin(), r.list.end()));
+    case OpCode::index_select: return ag::index_select(a, r.dim, r.labels);
     case OpCode::count: break;
   }
   std::abort();
 }
 
-// The shape of an op's result for operands of shapes a and b, or the reason the engine must refuse.
-bool result_shape(const Recipe& r, Shape a, Shape b, Shape& out, std::string& why) {
+// dim as an index among count places (a rank, or rank + 1 where a dimension is inserted), counted
+// from the end when negative; false when out of range (a rank 0 value has no place).
+bool wrap(std::int64_t dim, std::size_t count, std::size_t& at) {
+  const auto n = static_cast<std::int64_t>(count);
+  if (dim < -n || dim >= n) return false;
+  at = static_cast<std::size_t>(dim < 0 ? dim + n : dim);
+  return true;
+}
+
+// Numpy's broadcasting: aligned at the last dimension, each pair equal or one of them 1.
+bool broadcast(const Shape& a, const Shape& b, Shape& out) {
+  out.assign(std::max(a.size(), b.size()), 1);
+  for (std::size_t k = 1; k <= out.size(); ++k) {
+    const std::size_t x = k <= a.size() ? a[a.size() - k] : 1, y = k <= b.size() ? b[b.size() - k] : 1;
+    if (x != y && x != 1 && y != 1) return false;
+    out[out.size() - k] = x == 1 ? y : x;
+  }
+  return true;
+}
+
+bool minus_inf(double x) { return x == -std::numeric_limits<double>::infinity(); }
+
+// Whether some slice along dim d of a value of shape s (storage z) is entirely −inf, by index
+// loops over the tensor's row-major order.
+bool fully_masked_along(const Matrix& z, const Shape& s, std::size_t d) {
+  std::size_t outer = 1, inner = 1;
+  for (std::size_t k = 0; k < s.size(); ++k) {
+    if (k < d) outer *= s[k];
+    if (k > d) inner *= s[k];
+  }
+  const std::size_t len = s.empty() ? 1 : s[d];
+  for (std::size_t o = 0; o < outer; ++o) {
+    for (std::size_t i = 0; i < inner; ++i) {
+      bool all = true;
+      for (std::size_t j = 0; all && j < len; ++j) all = minus_inf(z.data()[(o * len + j) * inner + i]);
+      if (all) return true;
+    }
+  }
+  return false;
+}
+
+// The shape of an op's result for operands of shapes a, b and c (a's storage za), or the reason
+// the engine must refuse.
+bool result_shape(const Recipe& r, const Shape& a, const Shape& b, const Shape& c, const Matrix& za,
+                  Shape& out, std::string& why) {
+  const auto refuse = [&](const std::string& reason) {
+    why = reason;
+    return false;
+  };
+  const auto bad_dim = [&](std::int64_t d) {
+    return refuse("dim " + std::to_string(d) + " is not a dimension of " + str(a));
+  };
+  const std::size_t rank = a.size();
+  std::size_t at = 0;
   switch (r.op) {
     case OpCode::add:
     case OpCode::sub:
     case OpCode::mul:
-      for (int d = 0; d < 2; ++d) {
-        if (a[d] != b[d] && a[d] != 1 && b[d] != 1) {
-          why = "shapes " + str(a) + " and " + str(b) + " do not broadcast";
-          return false;
-        }
-        out[d] = a[d] == 1 ? b[d] : a[d];
-      }
+      if (!broadcast(a, b, out)) return refuse("shapes " + str(a) + " and " + str(b) + " do not broadcast");
       return true;
-    case OpCode::matmul:
-      if (a[1] != b[0]) {
-        why = "inner dimensions of " + str(a) + " and " + str(b) + " differ";
-        return false;
+    case OpCode::matmul: {
+      if (a.size() == 2 && b.size() == 2) {
+        if (a[1] != b[0]) return refuse("inner dimensions of " + str(a) + " and " + str(b) + " differ");
+        out = {a[0], b[1]};
+        return true;
       }
-      out = {a[0], b[1]};
+      if (a.size() < 2 || b.size() < 2) return refuse("matmul of " + str(a) + " and " + str(b) + ": rank < 2");
+      if (a.back() != b[b.size() - 2]) {
+        return refuse("inner dimensions of " + str(a) + " and " + str(b) + " differ");
+      }
+      if (!broadcast(Shape(a.begin(), a.end() - 2), Shape(b.begin(), b.end() - 2), out)) {
+        return refuse("batch dimensions of " + str(a) + " and " + str(b) + " do not broadcast");
+      }
+      out.push_back(a[a.size() - 2]);
+      out.push_back(b.back());
       return true;
+    }
     case OpCode::softmax:
-      if (a[1] == 0) {
-        why = "softmax of " + str(a) + ", which has no columns";
-        return false;
+    case OpCode::cross_entropy:
+    case OpCode::cross_entropy_nd: {
+      const std::size_t rows = za.shape(0), cols = za.shape(1);
+      if (r.op == OpCode::softmax) {
+        if (cols == 0) return refuse("softmax of " + str(a) + ", which has no columns");
+      } else if (r.labels.size() != rows || rows == 0 || cols == 0) {
+        return refuse(std::to_string(r.labels.size()) + " labels for logits " + str(a));
       }
-      out = a;
+      const bool ignoring = r.op == OpCode::cross_entropy_nd && r.ignore_index != ag::no_ignore_index;
+      for (std::size_t row = 0; row < rows; ++row) {
+        if (r.op != OpCode::softmax) {
+          const int label = r.labels[row];
+          if (ignoring && label == r.ignore_index) continue;
+          if (label < 0 || static_cast<std::size_t>(label) >= cols) {
+            return refuse("label " + std::to_string(label) + " for logits " + str(a));
+          }
+        }
+        if (std::all_of(za.data() + row * cols, za.data() + (row + 1) * cols, minus_inf)) {
+          return refuse("row " + std::to_string(row) + " of " + str(a) + " is entirely -inf");
+        }
+      }
+      if (r.op == OpCode::softmax) {
+        out = a;
+      } else if (r.op == OpCode::cross_entropy_nd && r.reduction == ag::Reduction::none) {
+        out.assign(a.begin(), a.empty() ? a.end() : a.end() - 1);
+      } else {
+        out = {1, 1};
+      }
       return true;
+    }
     case OpCode::mean:
-      if (a[0] * a[1] == 0) {
-        why = "mean of the empty " + str(a);
-        return false;
-      }
+      if (count_of(a) == 0) return refuse("mean of the empty " + str(a));
       out = {1, 1};
       return true;
     case OpCode::sum:
     case OpCode::l2_penalty:
       out = {1, 1};
       return true;
-    case OpCode::cross_entropy:
-      if (r.labels.size() != a[0] || a[0] == 0 || a[1] == 0) {
-        why = std::to_string(r.labels.size()) + " labels for logits " + str(a);
-        return false;
-      }
-      for (int label : r.labels) {
-        if (label < 0 || static_cast<std::size_t>(label) >= a[1]) {
-          why = "label " + std::to_string(label) + " for logits " + str(a);
-          return false;
+    case OpCode::reshape_nd: {
+      if (r.list.size() > ag::max_rank) return refuse(std::to_string(r.list.size()) + " sizes");
+      std::size_t known = 1, inferred = r.list.size();
+      out.assign(r.list.size(), 0);
+      for (std::size_t d = 0; d < r.list.size(); ++d) {
+        if (r.list[d] == -1) {
+          if (inferred != r.list.size()) return refuse("two sizes of -1");
+          inferred = d;
+        } else if (r.list[d] < 0) {
+          return refuse("a negative size");
+        } else {
+          out[d] = static_cast<std::size_t>(r.list[d]);
+          known *= out[d];
         }
       }
-      out = {1, 1};
+      const std::size_t n = count_of(a);
+      if (inferred == r.list.size()) {
+        if (known != n) return refuse(std::to_string(n) + " elements as " + std::to_string(known));
+      } else {
+        if (known == 0 || n % known != 0) return refuse("no size for -1 makes " + std::to_string(n));
+        out[inferred] = n / known;
+      }
+      return true;
+    }
+    case OpCode::permute: {
+      if (r.list.size() != rank) return refuse(std::to_string(r.list.size()) + " dims for " + str(a));
+      std::vector<char> seen(rank, 0);
+      out.assign(rank, 0);
+      for (std::size_t i = 0; i < rank; ++i) {
+        if (!wrap(r.list[i], rank, at) || seen[at]) return refuse("dims that are not a permutation");
+        seen[at] = 1;
+        out[i] = a[at];
+      }
+      return true;
+    }
+    case OpCode::transpose_dims: {
+      std::size_t at1 = 0;
+      if (!wrap(r.dim, rank, at)) return bad_dim(r.dim);
+      if (!wrap(r.dim1, rank, at1)) return bad_dim(r.dim1);
+      out = a;
+      std::swap(out[at], out[at1]);
+      return true;
+    }
+    case OpCode::slice_dim:
+    case OpCode::narrow: {
+      if (!wrap(r.dim, rank, at)) return bad_dim(r.dim);
+      const std::size_t begin = r.i0, end = r.op == OpCode::slice_dim ? r.i1 : r.i0 + r.i1;
+      if (begin > end || end > a[at]) return refuse("a range beyond dim " + std::to_string(at) + " of " + str(a));
+      out = a;
+      out[at] = end - begin;
+      return true;
+    }
+    case OpCode::cat: {
+      const Shape* in[] = {&a, &b, &c};
+      bool matrices = true;
+      for (std::size_t k = 0; k < r.parts; ++k) matrices = matrices && in[k]->size() == 2;
+      std::int64_t dim = r.dim;
+      if (matrices) {
+        if (dim == -1 || dim == -2) dim += 2;
+        if (dim != 0 && dim != 1) return refuse("axis " + std::to_string(r.dim) + " of matrices");
+      } else if (rank == 0) {
+        return refuse("a scalar to join");
+      }
+      if (!wrap(dim, rank, at)) return bad_dim(r.dim);
+      out = a;
+      out[at] = 0;
+      for (std::size_t k = 0; k < r.parts; ++k) {
+        const Shape& s = *in[k];
+        if (s.size() != rank) return refuse("parts of ranks " + str(a) + " and " + str(s));
+        for (std::size_t d = 0; d < rank; ++d) {
+          if (d != at && s[d] != a[d]) {
+            return refuse("parts " + str(a) + " and " + str(s) + " along " + std::to_string(at));
+          }
+        }
+        out[at] += s[at];
+      }
+      return true;
+    }
+    case OpCode::stack: {
+      const Shape* in[] = {&a, &b, &c};
+      for (std::size_t k = 1; k < r.parts; ++k) {
+        if (*in[k] != a) return refuse("parts " + str(a) + " and " + str(*in[k]) + " differ");
+      }
+      if (rank + 1 > ag::max_rank) return refuse("a result of rank " + std::to_string(rank + 1));
+      if (!wrap(r.dim, rank + 1, at)) return bad_dim(r.dim);
+      out = a;
+      out.insert(out.begin() + static_cast<std::ptrdiff_t>(at), r.parts);
+      return true;
+    }
+    case OpCode::unsqueeze:
+      if (rank + 1 > ag::max_rank) return refuse("a result of rank " + std::to_string(rank + 1));
+      if (!wrap(r.dim, rank + 1, at)) return bad_dim(r.dim);
+      out = a;
+      out.insert(out.begin() + static_cast<std::ptrdiff_t>(at), 1);
+      return true;
+    case OpCode::squeeze:
+      if (!wrap(r.dim, rank, at)) return bad_dim(r.dim);
+      if (a[at] != 1) return refuse("dim " + std::to_string(at) + " of " + str(a) + " is not 1");
+      out = a;
+      out.erase(out.begin() + static_cast<std::ptrdiff_t>(at));
+      return true;
+    case OpCode::sum_dims:
+    case OpCode::mean_dims: {
+      if (r.list.size() > ag::max_rank) return refuse(std::to_string(r.list.size()) + " dims");
+      if (r.list.empty()) return refuse("no dims");
+      std::vector<char> reduced(rank, 0);
+      std::size_t averaged = 1;
+      for (std::int64_t d : r.list) {
+        if (!wrap(d, rank, at)) return bad_dim(d);
+        if (reduced[at]) return refuse("dim " + std::to_string(d) + " named twice");
+        reduced[at] = 1;
+        averaged *= a[at];
+      }
+      if (r.op == OpCode::mean_dims && averaged == 0) return refuse("a mean over nothing");
+      out.clear();
+      for (std::size_t d = 0; d < rank; ++d) {
+        if (!reduced[d]) out.push_back(a[d]);
+        if (reduced[d] && r.keepdim) out.push_back(1);
+      }
+      return true;
+    }
+    case OpCode::softmax_dim:
+    case OpCode::log_softmax_dim: {
+      if (!wrap(r.dim, rank == 0 ? 1 : rank, at)) return bad_dim(r.dim);
+      if (rank == 0 || at + 1 == rank) {  // the last axis: the rows of the storage
+        Recipe last = r;
+        last.op = OpCode::softmax;
+        return result_shape(last, a, b, c, za, out, why);
+      }
+      if (a[at] == 0) return refuse("softmax along the empty dim " + std::to_string(at) + " of " + str(a));
+      if (fully_masked_along(za, a, at)) return refuse("a slice of " + str(a) + " entirely -inf");
+      out = a;
+      return true;
+    }
+    case OpCode::masked_fill:
+      if (!broadcast(a, b, out) || out != a) {
+        return refuse("mask " + str(b) + " does not broadcast to " + str(a));
+      }
+      return true;
+    case OpCode::broadcast_to: {
+      if (r.list.size() > ag::max_rank || r.list.size() < rank) {
+        return refuse(str(a) + " to a shape of fewer dimensions or more than max_rank");
+      }
+      out.assign(r.list.begin(), r.list.end());
+      for (std::size_t k = 1; k <= rank; ++k) {
+        const std::size_t from = a[rank - k];
+        if (from != 1 && from != out[out.size() - k]) return refuse(str(a) + " does not broadcast to " + str(out));
+      }
+      return true;
+    }
+    case OpCode::index_select:
+      if (!wrap(r.dim, rank, at)) return bad_dim(r.dim);
+      for (int id : r.labels) {
+        if (id < 0 || static_cast<std::size_t>(id) >= a[at]) {
+          return refuse("id " + std::to_string(id) + " along dim " + std::to_string(at) + " of " + str(a));
+        }
+      }
+      out = a;
+      out[at] = r.labels.size();
       return true;
     default:
       out = a;
@@ -269,7 +544,8 @@ struct Held {
   std::uint64_t seq = 0;    // recording order, across tapes
   bool live = true;         // not cleared, rolled back or destroyed since it was recorded
   bool differentiable = false;  // recorded outside NoGrad and reads a parameter: requires grad
-  Matrix ref;               // constants and ops: the value the engine must hold
+  Matrix ref;               // constants and ops: the value the engine must hold (its storage)
+  Shape shape;              // constants and ops: the shape it must have, of any rank
   Shape recorded{};         // parameters: the shape when recorded
   // (identity, version) of each parameter whose value went into this one; consistent is false
   // when one parameter went in at two versions (changed between two of the ops that read it).
@@ -314,13 +590,24 @@ class Harness {
   // The model.
 
   Parameter& param_of(std::size_t id) { return params_[info_[id].slot]; }
+  const Parameter& param_of(std::size_t id) const { return params_[info_[id].slot]; }
   bool param_dead(const Held& h) const {
     return h.r.kind == Recipe::Kind::param && !info_[h.r.param].alive;
   }
-  bool dead(const Held& h) const { return !h.live || param_dead(h); }
+  // A live parameter leaf whose parameter has a value of another shape than when it was recorded:
+  // the tape refuses it (std::logic_error), as it refuses a handle whose parameter is destroyed.
+  bool stale_param(const Held& h) const {
+    return h.r.kind == Recipe::Kind::param && h.live && !param_dead(h) &&
+           shape_of(param_of(h.r.param).value) != h.recorded;
+  }
+  bool dead(const Held& h) const { return !h.live || param_dead(h) || stale_param(h); }
   // The value the engine must give for a live handle: a parameter's is wherever it lives now.
   const Matrix& expected(const Held& h) {
     return h.r.kind == Recipe::Kind::param ? param_of(h.r.param).value : h.ref;
+  }
+  // The shape the engine must give for a live handle: a parameter is the matrix it is now.
+  Shape expected_shape(const Held& h) {
+    return h.r.kind == Recipe::Kind::param ? shape_of(param_of(h.r.param).value) : h.shape;
   }
   std::string name(std::size_t i) const {
     const Held& h = held_[i];
@@ -333,6 +620,7 @@ class Harness {
   std::string dead_reason(const Held& h) const {
     if (h.epoch != epoch_[h.tape]) return "its tape was destroyed";
     if (!h.live) return "its tape was cleared or rolled back";
+    if (stale_param(h)) return "its parameter was given a value of another shape";
     return "its parameter was destroyed";
   }
 
@@ -438,6 +726,7 @@ class Harness {
     h.v = v;
     h.tape = t;
     h.ref = m;
+    h.shape = shape_of(m);
     check_held(hold(std::move(h)));
   }
 
@@ -447,9 +736,13 @@ class Harness {
     if (held_.empty()) return;
     r.a = pick();
     r.b = fuzz_api::is_binary(r.op) ? pick() : r.a;
+    r.c = r.a;
     if (r.op == OpCode::scale) r.factor = fuzz_api::decode_factor(in_.next());
+    if (r.op == OpCode::masked_fill) r.factor = fuzz_api::decode_fill(in_.next());
+    decode_nd_arguments(r);
     const Held& A = held_[r.a];
     const Held& B = held_[r.b];
+    const Held& C = held_[r.c];
     if (r.op == OpCode::cross_entropy) {
       const std::uint8_t spec = in_.next();
       r.mean = (spec & 1) != 0;
@@ -464,29 +757,56 @@ class Harness {
                                        : static_cast<int>(b % cols));
       }
     }
+    if (r.op == OpCode::cross_entropy_nd) {
+      const std::uint8_t spec = in_.next();
+      const std::size_t rows = dead(A) ? 1 : expected(A).shape(0);
+      const std::size_t cols = dead(A) ? 1 : expected(A).shape(1);
+      std::size_t count = rows;
+      if (spec >= 0xF0) count = (spec & 2) ? rows + 1 : (rows > 0 ? rows - 1 : 0);
+      for (std::size_t i = 0; i < count; ++i) {
+        const std::uint8_t b = in_.next();
+        r.labels.push_back(b >= 0xF0   ? ((b & 1) ? -1 : static_cast<int>(cols))
+                           : b >= 0xE0 ? r.ignore_index
+                           : cols == 0 ? 0
+                                       : static_cast<int>(b % cols));
+      }
+    }
     if (held_.size() >= max_held) return;
     std::string what = std::string(op_name(r.op)) + "(" + name(r.a);
-    if (fuzz_api::is_binary(r.op)) what += ", " + name(r.b);
-    what += ")";
+    if (fuzz_api::is_binary(r.op) || r.parts > 1) what += ", " + name(r.b);
+    if (r.parts > 2) what += ", " + name(r.c);
+    what += ")" + nd_arguments_text(r);
     trace("v" + std::to_string(held_.size()) + " = " + what +
           (r.op == OpCode::scale ? " factor " + std::to_string(r.factor) : ""));
 
     Expect expect;
     Shape out{};
-    if (dead(A) || dead(B)) {
-      expect = Expect::refuse("an operand is dead: " + dead_reason(dead(A) ? A : B), true);
-    } else if (A.tape != B.tape) {
+    if (dead(A) || dead(B) || dead(C)) {
+      expect = Expect::refuse("an operand is dead: " + dead_reason(dead(A) ? A : dead(B) ? B : C), true);
+    } else if (A.tape != B.tape || A.tape != C.tape) {
       expect = Expect::refuse("the operands are on different tapes");
     } else {
       std::string why;
-      if (!result_shape(r, shape_of(expected(A)), shape_of(expected(B)), out, why)) {
+      if (!result_shape(r, expected_shape(A), expected_shape(B), expected_shape(C), expected(A), out,
+                        why)) {
         expect = Expect::refuse(why);
+      } else if (count_of(out) > max_elements) {
+        return;  // valid, but too large to be worth the time (cat and broadcast_to grow values)
       }
     }
+    std::size_t sizes[tape_count];
+    for (int t = 0; t < tape_count; ++t) sizes[t] = tapes_[t]->size();
     Var v;
-    if (!attempt(what, expect, [&] { v = apply(r, A.v, B.v); })) {
+    if (!attempt(what, expect, [&] { v = apply(r, A.v, B.v, C.v); })) {
       check_held(r.a);  // a refusal leaves the operands as they were
       check_held(r.b);
+      check_held(r.c);
+      for (int t = 0; t < tape_count; ++t) {  // and records nothing, on either tape
+        if (tapes_[t]->size() != sizes[t]) {
+          finding(what + " was refused but left " + std::to_string(tapes_[t]->size() - sizes[t]) +
+                  " values on tape " + std::to_string(t));
+        }
+      }
       return;
     }
 
@@ -494,9 +814,10 @@ class Harness {
     h.r = r;
     h.v = v;
     h.tape = A.tape;
-    h.differentiable = (A.differentiable || B.differentiable) && nograd_[A.tape] == 0;
+    h.differentiable =
+        (A.differentiable || B.differentiable || C.differentiable) && nograd_[A.tape] == 0;
     // A parameter operand is read as it is now; an op operand as it was when it was computed.
-    for (const Held* in : {&A, &B}) {
+    for (const Held* in : {&A, &B, &C}) {
       if (in->r.kind == Recipe::Kind::param) {
         note_read(h, in->r.param, info_[in->r.param].version);
         if (!in->consistent || info_[in->r.param].version != in->reads[0].second) h.consistent = false;
@@ -505,11 +826,112 @@ class Harness {
         h.consistent = h.consistent && in->consistent;
       }
     }
-    h.ref = recompute(r);
-    if (shape_of(h.ref) != out) {
-      finding(what + ": the reference gives " + ag::shape_str(h.ref) + ", the model " + str(out));
+    Shape ref_shape;
+    h.ref = recompute(r, ref_shape);
+    h.shape = out;
+    if (ref_shape != out) {
+      finding(what + ": the reference gives " + str(ref_shape) + ", the model " + str(out));
     }
     check_held(hold(std::move(h)));
+  }
+
+  // The arguments of the ops of any rank, as fuzz_api_program.hpp encodes them.
+  void decode_nd_arguments(Recipe& r) {
+    const auto list = [&](auto decode) {
+      for (std::size_t k = 0, n = fuzz_api::decode_count(in_.next()); k < n; ++k) {
+        r.list.push_back(decode(in_.next()));
+      }
+    };
+    const auto dim = [&] { return fuzz_api::decode_nd_dim(in_.next()); };
+    const auto index = [&] { return fuzz_api::decode_index(in_.next()); };
+    switch (r.op) {
+      case OpCode::reshape_nd: return list(fuzz_api::decode_nd_size);
+      case OpCode::permute: return list(fuzz_api::decode_nd_dim);
+      case OpCode::broadcast_to:
+        return list([](std::uint8_t b) { return static_cast<std::int64_t>(fuzz_api::decode_dim(b)); });
+      case OpCode::sum_dims:
+      case OpCode::mean_dims:
+        list(fuzz_api::decode_nd_dim);
+        r.keepdim = (in_.next() & 1) != 0;
+        return;
+      case OpCode::transpose_dims:
+        r.dim = dim();
+        r.dim1 = dim();
+        return;
+      case OpCode::slice_dim:
+      case OpCode::narrow:
+        r.dim = dim();
+        r.i0 = index();
+        r.i1 = index();
+        return;
+      case OpCode::cat:
+      case OpCode::stack:
+        r.parts = 1 + in_.next() % 3;
+        if (!held_.empty() && r.parts > 1) r.b = pick();
+        if (!held_.empty() && r.parts > 2) r.c = pick();
+        r.dim = dim();
+        return;
+      case OpCode::unsqueeze:
+      case OpCode::squeeze:
+      case OpCode::softmax_dim:
+      case OpCode::log_softmax_dim:
+        r.dim = dim();
+        return;
+      case OpCode::cross_entropy_nd: {
+        const std::uint8_t reduction = in_.next() % 3;
+        r.reduction = reduction == 0 ? ag::Reduction::sum : reduction == 1 ? ag::Reduction::mean
+                                                                             : ag::Reduction::none;
+        const std::uint8_t ignore = in_.next();
+        r.ignore_index = ignore == 0xFF ? ag::no_ignore_index : ignore % 8 - 2;
+        return;
+      }
+      case OpCode::index_select: {
+        r.dim = dim();
+        const Held* A = held_.empty() ? nullptr : &held_[r.a];
+        std::size_t size = 1;
+        if (A != nullptr && !dead(*A)) {
+          const Shape s = expected_shape(*A);
+          std::size_t at = 0;
+          if (wrap(r.dim, s.size(), at)) size = s[at];
+        }
+        for (std::size_t k = 0, n = index(); k < n; ++k) {
+          const std::uint8_t b = in_.next();
+          r.labels.push_back(b >= 0xF0 ? ((b & 1) ? -1 : static_cast<int>(size))
+                                       : static_cast<int>(b % std::max<std::size_t>(size, 1)));
+        }
+        return;
+      }
+      default: return;
+    }
+  }
+
+  static std::string nd_arguments_text(const Recipe& r) {
+    std::string s;
+    if (!r.list.empty() || r.op == OpCode::reshape_nd || r.op == OpCode::permute ||
+        r.op == OpCode::broadcast_to || r.op == OpCode::sum_dims || r.op == OpCode::mean_dims) {
+      s += " {";
+      for (std::size_t k = 0; k < r.list.size(); ++k) s += (k ? ", " : "") + std::to_string(r.list[k]);
+      s += "}";
+    }
+    if (r.op >= OpCode::transpose_dims && r.op != OpCode::masked_fill && r.op != OpCode::broadcast_to &&
+        r.op != OpCode::sum_dims && r.op != OpCode::mean_dims && r.op != OpCode::cross_entropy_nd) {
+      s += " dim " + std::to_string(r.dim);
+    }
+    if (r.op == OpCode::transpose_dims) s += ", " + std::to_string(r.dim1);
+    if (r.op == OpCode::slice_dim || r.op == OpCode::narrow) {
+      s += " " + std::to_string(r.i0) + ", " + std::to_string(r.i1);
+    }
+    if (r.keepdim) s += " keepdim";
+    if (r.op == OpCode::masked_fill) s += " value " + std::to_string(r.factor);
+    if (r.op == OpCode::cross_entropy_nd) {
+      s += " reduction " + std::to_string(static_cast<int>(r.reduction)) + " ignore_index " +
+           std::to_string(r.ignore_index);
+    }
+    if (r.op == OpCode::index_select || r.op == OpCode::cross_entropy_nd || r.op == OpCode::cross_entropy) {
+      s += " ids/labels";
+      for (int id : r.labels) s += " " + std::to_string(id);
+    }
+    return s;
   }
 
   static void note_read(Held& h, std::size_t id, std::uint64_t version) {
@@ -522,12 +944,15 @@ class Harness {
   }
 
   // The op applied on the scratch tape to the values its operands hold now.
-  Matrix recompute(const Recipe& r) {
+  Matrix recompute(const Recipe& r, Shape& shape) {
     try {
       scratch_.clear();
-      const Var a = scratch_.constant(expected(held_[r.a]));
-      const Var b = scratch_.constant(expected(held_[r.b]));
-      return apply(r, a, b).value();
+      const Var a = lift(scratch_, expected(held_[r.a]), expected_shape(held_[r.a]));
+      const Var b = lift(scratch_, expected(held_[r.b]), expected_shape(held_[r.b]));
+      const Var c = lift(scratch_, expected(held_[r.c]), expected_shape(held_[r.c]));
+      const Var v = apply(r, a, b, c);
+      shape = v.shape();
+      return v.value();
     } catch (const std::exception& e) {
       finding(std::string("the reference ") + op_name(r.op) + " failed on the scratch tape: " + e.what());
     }
@@ -636,14 +1061,19 @@ class Harness {
     } else {
       const Var a = evaluate_node(r.a, values, memo, done, inspect);
       const Var b = evaluate_node(r.b, values, memo, done, inspect);
+      const Var c = evaluate_node(r.c, values, memo, done, inspect);
       if (inspect != nullptr) {
         for (double x : a.value()) {
           if ((r.op == OpCode::relu && std::abs(x) < 1e-2) || (r.op == OpCode::log && !(x >= 0.1))) {
             inspect->smooth = false;
           }
         }
+        // A mask entry near 0 would flip between kept and filled under the step.
+        for (double x : b.value()) {
+          if (r.op == OpCode::masked_fill && std::abs(x) < 1e-2) inspect->smooth = false;
+        }
       }
-      v = apply(r, a, b);
+      v = apply(r, a, b, c);
     }
     if (inspect != nullptr) {
       for (double x : v.value()) {
@@ -669,6 +1099,7 @@ class Harness {
       if (held_[i].r.kind == Recipe::Kind::op) {
         todo.push_back(held_[i].r.a);
         todo.push_back(held_[i].r.b);
+        todo.push_back(held_[i].r.c);
       }
     }
     return n;
@@ -901,6 +1332,9 @@ class Harness {
     if (value != nullptr && !identical(*value, expected(h))) {
       finding(name(i) + " holds " + ag::shape_str(*value) + " values that differ from its recipe's " +
               ag::shape_str(expected(h)));
+    }
+    if (value != nullptr && h.v.shape() != expected_shape(h)) {
+      finding(name(i) + " has the shape " + str(h.v.shape()) + ", its recipe " + str(expected_shape(h)));
     }
   }
 

@@ -102,13 +102,14 @@ class Api {
   Api& new_tape(int tape) { return ins(I::new_tape).byte(tape); }
   Api& read_grad(int v) { return ins(I::read_grad).byte(v); }
   Api& check() { return ins(I::check); }
-
- private:
-  Api& ins(I i) { return byte(fuzz_api::encode(i)); }
+  // One argument byte as it is (the ops of any rank: dims, lists, counts).
   Api& byte(int b) {
     bytes_ += static_cast<char>(b);
     return *this;
   }
+
+ private:
+  Api& ins(I i) { return byte(fuzz_api::encode(i)); }
   Api& dim(std::size_t d) { return byte(fuzz_api::encode_dim(d)); }
   // count values from fill, each the next one up by 3/64 so that no two are equal
   Api& values(std::size_t count, double fill) {
@@ -270,5 +271,38 @@ int main(int argc, char** argv) {
        Api(8).param(0, 2).op(Op::l2_penalty, 0).backward(0).clear(0).param(0, 2)
            .op(Op::l2_penalty, 0).backward(0).zero_grad(2).clear(0).param(0, 2)
            .op(Op::exp, 0).op(Op::sum, 0).backward(0).check().bytes());
+  // The ops of any rank (arguments as fuzz_api_program.hpp decodes them: a dim byte is dim + 6, a
+  // list a count byte and its entries). p0 [2, 3] to [1, 2, 3], permuted to [3, 1, 2], a leading 1,
+  // softmax along dim 1, summed over dims 1 and -1 keeping them: [1, 1, 1, 1].
+  seed("api", "shapes-any-rank",
+       Api(9).param(0, 0).op(Op::reshape_nd, 0).byte(3).byte(0).byte(1).byte(0xFF)
+           .op(Op::permute, 0).byte(3).byte(8).byte(6).byte(7).op(Op::unsqueeze, 0).byte(6)
+           .op(Op::softmax_dim, 0).byte(7).op(Op::sum_dims, 0).byte(2).byte(7).byte(5).byte(1)
+           .backward(0).check().bytes());
+  // p0 twice stacked along -1 ([2, 3, 2]), joined with itself along 0 ([4, 3, 2]), sliced, narrowed,
+  // transposed, picked by index_select; p2 [1, 3] masks p0 with -inf before a softmax along dim 0;
+  // the cross-entropy over the last axis with ignore_index 0 and no reduction, then a mean.
+  seed("api", "joins-any-rank",
+       Api(10).param(0, 0).param(0, 0).op(Op::stack, 0).byte(1).byte(1).byte(5)
+           .op(Op::cat, 0).byte(1).byte(0).byte(6).op(Op::slice_dim, 0).byte(6).byte(1).byte(3)
+           .op(Op::narrow, 0).byte(7).byte(1).byte(2).op(Op::transpose_dims, 0).byte(6).byte(5)
+           .op(Op::index_select, 0).byte(5).byte(3).byte(0).byte(1).byte(0)
+           .op(Op::mean_dims, 0).byte(1).byte(6).byte(0).param(0, 2).param(0, 0)
+           .op(Op::masked_fill, 0, 1).byte(0xFF).op(Op::softmax_dim, 0).byte(6)
+           .op(Op::cross_entropy_nd, 0).byte(2).byte(2).byte(0).byte(0).byte(0xE0)
+           .op(Op::mean, 0).backward(0).check().bytes());
+  // Refusals: 9 sizes, a repeated dim, a dim far out of range, a squeeze of a 3, no dims to sum,
+  // a broadcast to fewer dimensions, an id out of range, a label out of range, a softmax along a
+  // dim that is entirely −inf, a stack of two shapes; then a valid op, which must still work.
+  seed("api", "refusals-any-rank",
+       Api().param(0, 0).op(Op::reshape_nd, 0).byte(0xFF).byte(0).byte(0).byte(0).byte(0).byte(0)
+           .byte(0).byte(0).byte(0).byte(5).op(Op::permute, 0).byte(2).byte(6).byte(6)
+           .op(Op::transpose_dims, 0).byte(0xFF).byte(6).op(Op::squeeze, 0).byte(7)
+           .op(Op::sum_dims, 0).byte(0).byte(0).op(Op::broadcast_to, 0).byte(1).byte(2)
+           .op(Op::index_select, 0).byte(7).byte(1).byte(0xF0)
+           .op(Op::cross_entropy_nd, 0).byte(1).byte(0xFF).byte(0).byte(0xF0).byte(0)
+           .param(0, 0).op(Op::masked_fill, 1, 0).byte(0xFF).op(Op::softmax_dim, 0).byte(6)
+           .param(0, 1).op(Op::stack, 0).byte(1).byte(2).byte(6)
+           .op(Op::unsqueeze, 0).byte(6).op(Op::sum, 0).backward(0).check().bytes());
   return 0;
 }
