@@ -3,8 +3,10 @@
 /// The ops: each takes handles on one tape and returns the handle of its result.
 ///
 /// Each op is one block of its file: its derivative, its backward rule, then its forward, in
-/// elementwise_ops.cpp, reduce_ops.cpp, shape_ops.cpp, products.cpp and softmax_ops.cpp. Shapes
-/// are [rows x cols]; a scalar is [1 x 1]. Every op exists for both precisions (T = double or
+/// elementwise_ops.cpp, reduce_ops.cpp, shape_ops.cpp, products.cpp and softmax_ops.cpp. Values
+/// have any rank (Var::shape()); the matrix spellings (sum(a, 0), slice(a, r0, r1, c0, c1), …) take
+/// [rows x cols], where a scalar is [1 x 1], and the ops of any rank follow PyTorch's names and
+/// argument order (a negative dim counts from the end). Every op exists for both precisions (T = double or
 /// float, `BasicVar<T>` = Var or f32::Var); the inputs of one op share a tape and so a precision.
 /// Numbers given as double (a scale factor, a constant) are rounded to T. Inputs of the wrong
 /// shape throw std::invalid_argument naming the op and the shapes, e.g.
